@@ -38,6 +38,7 @@ function commandFor(runtime: Runtime, files: string[]): string[] {
 
 // Each runner prints its own summary; these read it back.
 function parseCounts(runtime: Runtime, output: string): Counts | undefined {
+  // deno-lint-ignore no-control-regex -- strips terminal colour codes
   const plain = output.replace(/\x1b\[[0-9;]*m/g, "");
   const number = (pattern: RegExp) => {
     const match = plain.match(pattern);

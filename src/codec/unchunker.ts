@@ -1,3 +1,4 @@
+// deno-lint-ignore no-unused-vars -- referenced by the doc comments
 import type { ChunkError } from "./chunk_error.ts";
 import { createJsUnChunker } from "./_js_engine.ts";
 
