@@ -2,9 +2,21 @@
  * trame-wire: a fast, dependable client for servers that speak wslink, the WebSocket RPC and
  * pub/sub protocol of trame, ParaView Web and VTK web applications.
  *
- * This module holds the chunk codec: wslink splits every message into frames with a 12-byte
+ * {@link WslinkSession} is the client: `WslinkSession.connect(url)` opens the runtime's standard
+ * `WebSocket`, does the hello handshake, and then offers `call()`, `subscribe()` and typed events;
+ * nothing it returns can hang once the connection ends.
+ *
+ * This module also holds the chunk codec: wslink splits every message into frames with a 12-byte
  * header, and the un-chunker puts them back together with exact accounting of every byte and
  * hard limits on what a header may make it allocate.
+ *
+ * @example
+ * ```ts
+ * import { WslinkSession } from "@trame-wire/client";
+ * // Needs a wslink server, for example a trame application started with `--port 8080`.
+ * await using session = await WslinkSession.connect("ws://127.0.0.1:8080/ws");
+ * console.log(await session.call("trame.state.get"));
+ * ```
  *
  * @example
  * ```ts
@@ -34,3 +46,31 @@ export type {
   UnChunkerLimits,
   UnChunkerOptions,
 } from "./src/codec/unchunker.ts";
+export { WslinkSession } from "./src/session/session.ts";
+export type { CallOptions } from "./src/session/session.ts";
+export type { WebSocketConstructor, WslinkSessionOptions } from "./src/session/options.ts";
+export {
+  CLIENT_ERROR,
+  EXCEPTION_RAISED,
+  METHOD_NOT_FOUND,
+  RESULT_NOT_SERIALIZABLE,
+  UNAUTHORIZED,
+  WslinkError,
+} from "./src/session/errors.ts";
+export type { ClientErrorKind } from "./src/session/errors.ts";
+export { parseMessageId } from "./src/session/ids.ts";
+export type { ParsedMessageId } from "./src/session/ids.ts";
+export { TopicStream } from "./src/session/subscription.ts";
+export type {
+  OverflowPolicy,
+  Subscription,
+  TopicStreamOptions,
+} from "./src/session/subscription.ts";
+export type {
+  SessionCloseEvent,
+  SessionErrorEvent,
+  SessionErrorKind,
+  SessionEventListener,
+  SessionEventMap,
+  SessionProgressEvent,
+} from "./src/session/events.ts";

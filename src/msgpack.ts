@@ -24,13 +24,24 @@ export interface MessageCodec {
   decode(bytes: Uint8Array): unknown;
 }
 
+// Encoder buffers up to this size are reused from message to message; larger ones are dropped.
+const RETAINED_ENCODER_BYTES = 1024 * 1024;
+
 /** Creates a {@link MessageCodec}. */
 export function createMessageCodec(options: MessageCodecOptions = {}): MessageCodec {
   const useBigInt64 = options.useBigInt64 ?? false;
-  const encoder = new Encoder({ useBigInt64, ignoreUndefined: false });
+  const newEncoder = () => new Encoder({ useBigInt64, ignoreUndefined: false });
+  let encoder = newEncoder();
+  let lastEncodedSize = 0;
   const decoder = new Decoder({ useBigInt64 });
   return {
-    encode: (value) => encoder.encodeSharedRef(normalizeBinaries(value)),
+    encode: (value) => {
+      // The encoder keeps its largest buffer: after a large message, let that buffer go.
+      if (lastEncodedSize > RETAINED_ENCODER_BYTES) encoder = newEncoder();
+      const encoded = encoder.encodeSharedRef(normalizeBinaries(value));
+      lastEncodedSize = encoded.byteLength;
+      return encoded;
+    },
     decode: (bytes) => decoder.decode(bytes),
   };
 }

@@ -26,6 +26,8 @@ export type UnChunkerOptions = Readonly<
     /**
      * Called after each accepted chunk of a message that spans several frames, the last one
      * included (then `receivedBytes === totalBytes`). Never called for single-frame messages.
+     * It should not throw: an exception is re-thrown from a microtask (like an event listener's,
+     * it reaches the runtime's uncaught-exception handling), after the frame was processed.
      */
     onProgress: (messageId: number, receivedBytes: number, totalBytes: number) => void;
   }>
@@ -113,8 +115,8 @@ export async function createUnChunker(options: UnChunkerOptions = {}): Promise<U
   if (engine !== "wasm" && engine !== "auto") {
     throw new TypeError(`engine must be "wasm", "js" or "auto", got ${String(engine)}`);
   }
-  const { createWasmUnChunker } = await import("./_wasm_engine.ts");
   try {
+    const { createWasmUnChunker } = await import("./_wasm_engine.ts");
     return await createWasmUnChunker(limits, options.onProgress);
   } catch (error) {
     if (engine === "auto") return createJsUnChunker(limits, options.onProgress);

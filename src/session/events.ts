@@ -1,0 +1,112 @@
+/**
+ * The events a {@link WslinkSession} emits, and the small typed emitter behind `session.on()`.
+ * @module
+ */
+// deno-lint-ignore no-unused-vars -- referenced by the doc comments
+import type { WslinkSession } from "./session.ts";
+
+/** The session ended; emitted once, whatever ended it. */
+export interface SessionCloseEvent {
+  /** The WebSocket close code (1006 when the connection dropped without one). */
+  readonly code: number;
+  /** The close reason, or what went wrong. */
+  readonly reason: string;
+  /** Whether the session was closed by `close()` (or dispose) on this side. */
+  readonly local: boolean;
+}
+
+/**
+ * What an `error` event reports. None of these end the session.
+ *
+ * - `text-frame`: a text frame (not part of the protocol), dropped.
+ * - `frame-refused`: the un-chunker refused a frame (`error` is a `ChunkError`), or the frame was
+ *   neither text nor binary.
+ * - `undecodable`: a complete message that is not valid msgpack.
+ * - `not-a-map`: a message that is not a map.
+ * - `unknown-id`: a reply to an id no call is waiting for (late replies to calls that timed out
+ *   or were aborted are dropped quietly instead).
+ * - `protocol-violation`: an envelope the protocol does not allow (an id that is not a string, a
+ *   publish id without a topic).
+ * - `subscriber-threw`: a subscription callback threw (`error`); the other subscribers still ran.
+ * - `listener-threw`: a `close` or `progress` listener threw (`error`).
+ */
+export type SessionErrorKind =
+  | "text-frame"
+  | "frame-refused"
+  | "undecodable"
+  | "not-a-map"
+  | "unknown-id"
+  | "protocol-violation"
+  | "subscriber-threw"
+  | "listener-threw";
+
+/** Something went wrong that the session survived. */
+export interface SessionErrorEvent {
+  /** What kind of problem. */
+  readonly kind: SessionErrorKind;
+  /** The exception or a `WslinkError` describing the problem. */
+  readonly error: unknown;
+  /** The decoded message involved, when there is one. */
+  readonly message?: unknown;
+  /** The topic, for `subscriber-threw`. */
+  readonly topic?: string;
+}
+
+/** Progress of an incoming message that spans several frames; once per accepted frame. */
+export interface SessionProgressEvent {
+  /** The message id from the frame headers (a random uint32, not the envelope's id). */
+  readonly id: number;
+  /** Bytes of the message received so far. */
+  readonly received: number;
+  /** The message's total size in bytes; `received === total` on its last frame. */
+  readonly total: number;
+}
+
+/** Every event of a {@link WslinkSession}, by type. */
+export interface SessionEventMap {
+  close: SessionCloseEvent;
+  error: SessionErrorEvent;
+  progress: SessionProgressEvent;
+}
+
+/** A listener of events of type `K`. */
+export type SessionEventListener<K extends keyof SessionEventMap> = (
+  event: SessionEventMap[K],
+) => void;
+
+/**
+ * Holds listeners by type and calls them in the order they were added. A throwing `close` or
+ * `progress` listener is reported as an `error` event; a throwing `error` listener is ignored,
+ * since there is nowhere left to report it without crashing the process.
+ */
+export class SessionEvents {
+  #listeners = new Map<keyof SessionEventMap, Set<(event: never) => void>>();
+
+  /** Adds `listener`; returns a function that removes it. */
+  on<K extends keyof SessionEventMap>(type: K, listener: SessionEventListener<K>): () => void {
+    let listeners = this.#listeners.get(type);
+    if (listeners === undefined) this.#listeners.set(type, listeners = new Set());
+    // Wrapped so that adding one function twice gives two independent registrations.
+    const registration = (event: never) => listener(event);
+    listeners.add(registration);
+    return () => void listeners.delete(registration);
+  }
+
+  /** Calls every listener of `type` with `event`. */
+  emit<K extends keyof SessionEventMap>(type: K, event: SessionEventMap[K]): void {
+    const listeners = this.#listeners.get(type);
+    if (listeners === undefined) return;
+    for (const listener of [...listeners]) {
+      try {
+        (listener as SessionEventListener<K>)(event);
+      } catch (error) {
+        if (type !== "error") this.emit("error", { kind: "listener-threw", error });
+      }
+    }
+  }
+
+  /** Removes every listener. */
+  clear(): void {
+    this.#listeners.clear();
+  }
+}
