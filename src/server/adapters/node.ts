@@ -1,0 +1,120 @@
+// Node: `node:http` for HTTP and the `ws` package (an optional dependency, loaded on first use)
+// for the sockets. `ws` is typed here with the few members used.
+import { createServer } from "node:http";
+import type { IncomingMessage } from "node:http";
+import type { Duplex } from "node:stream";
+import { TrameServerError } from "../errors.ts";
+import type { Adapter } from "./types.ts";
+
+interface WsSocket {
+  readonly readyState: number;
+  send(data: Uint8Array, options: { binary: boolean }): void;
+  close(code?: number, reason?: string): void;
+  on(event: "message", listener: (data: WsData, isBinary: boolean) => void): void;
+  on(event: "close", listener: (code: number, reason: Uint8Array) => void): void;
+  on(event: "error", listener: (error: Error) => void): void;
+}
+
+type WsData = Uint8Array | ArrayBuffer | Uint8Array[];
+
+interface WsServer {
+  handleUpgrade(
+    request: IncomingMessage,
+    socket: Duplex,
+    head: Uint8Array,
+    callback: (socket: WsSocket) => void,
+  ): void;
+  close(callback?: () => void): void;
+}
+
+interface WsModule {
+  WebSocketServer: new (options: { noServer: true; maxPayload: number }) => WsServer;
+}
+
+// Kept in a variable so that type checkers and bundlers leave the optional dependency alone.
+const WS_PACKAGE = "ws";
+
+async function loadWs(): Promise<WsModule> {
+  try {
+    const module = await import(WS_PACKAGE) as WsModule & { default?: WsModule };
+    return module.WebSocketServer ? module : module.default!;
+  } catch (error) {
+    throw new TrameServerError(
+      "missing-dependency",
+      'the Node adapter needs the optional "ws" package: npm install ws',
+      { cause: error },
+    );
+  }
+}
+
+function toBytes(data: WsData): Uint8Array {
+  if (Array.isArray(data)) {
+    const total = data.reduce((sum, part) => sum + part.byteLength, 0);
+    const bytes = new Uint8Array(total);
+    let offset = 0;
+    for (const part of data) {
+      bytes.set(part, offset);
+      offset += part.byteLength;
+    }
+    return bytes;
+  }
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
+/** The Node adapter. */
+export const nodeAdapter: Adapter = async (options) => {
+  const { WebSocketServer } = await loadWs();
+  const wss = new WebSocketServer({
+    noServer: true,
+    // 0 means no limit for `ws`.
+    maxPayload: Number.isFinite(options.maxFrameSize) ? options.maxFrameSize : 0,
+  });
+  const server = createServer((request, response) => {
+    const status = new URL(request.url ?? "/", "http://localhost").pathname === options.path
+      ? 426
+      : 404;
+    response.writeHead(status, status === 426 ? { upgrade: "websocket" } : {});
+    response.end(status === 426 ? "Upgrade Required" : "Not Found");
+  });
+  server.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Uint8Array) => {
+    if (new URL(request.url ?? "/", "http://localhost").pathname !== options.path) {
+      socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+      return;
+    }
+    wss.handleUpgrade(request, socket, head, (ws) => {
+      const handlers = options.open({
+        send(frame) {
+          if (ws.readyState === 1) ws.send(frame, { binary: true });
+        },
+        close(code, reason) {
+          if (ws.readyState === 1) ws.close(code, reason);
+        },
+      }, request.socket.remoteAddress);
+      ws.on("message", (data, isBinary) => {
+        handlers.message(isBinary ? toBytes(data) : new TextDecoder().decode(toBytes(data)));
+      });
+      ws.on("close", (code, reason) => handlers.close(code, new TextDecoder().decode(reason)));
+      // `ws` closes the socket after an error (a frame over maxPayload, a protocol violation).
+      ws.on("error", () => {});
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.hostname, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  const port = typeof address === "object" && address !== null ? address.port : options.port;
+  return {
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        wss.close();
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+};

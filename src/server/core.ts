@@ -1,0 +1,498 @@
+/**
+ * The wslink protocol core of the embedded server: per-connection authentication, size limits,
+ * un-chunking, RPC dispatch with the reference server's error codes, publish, and chunking of
+ * outgoing messages. It talks to sockets only through {@link AdapterSocket}, so it runs the same
+ * on every runtime.
+ * @module
+ */
+import { ChunkError } from "../codec/chunk_error.ts";
+import { generateChunks } from "../codec/chunker.ts";
+import { createUnChunker, type UnChunker } from "../codec/unchunker.ts";
+import { createMessageCodec, type MessageCodec } from "../msgpack.ts";
+import { isPlainObject, pythonExceptionRepr, pythonTruthy, traceOf } from "./_python.ts";
+import { TrameServerError } from "./errors.ts";
+import type { AdapterSocket, AdapterSocketHandlers } from "./adapters/types.ts";
+
+/** Error codes the reference server sends, by meaning. */
+export const WSLINK_ERRORS = Object.freeze({
+  /** Wrong secret, or a call before authentication. */
+  authentication: -32000,
+  /** The method raised. */
+  exception: -32001,
+  /** The result cannot be packed with msgpack. */
+  resultSerialization: -32002,
+  /** Unknown method (RPC or system). */
+  methodNotFound: -32601,
+});
+
+/** Size the reference server allows a message to declare after authentication: 4 GiB. */
+const AUTHENTICATED_MAX_MESSAGE_SIZE = 0xffff_ffff;
+
+/** Added to `maxMsgSize` to get the largest frame accepted, as `WSLINK_MSG_OVERHEAD`. */
+export const MESSAGE_OVERHEAD = 4096;
+
+/** WebSocket close codes the server uses. */
+export const CLOSE_CODES = Object.freeze({
+  /** The server is shutting down. */
+  goingAway: 1001,
+  /** A frame that is not wslink: bad chunk header, not msgpack, not an envelope. */
+  protocolError: 1002,
+  /** A message that does not decode, or an envelope without a method. */
+  invalidPayload: 1007,
+  /** A frame over the size limit, or a message declaring more than allowed. */
+  messageTooBig: 1009,
+});
+
+/** Log severities. */
+export type LogLevel = "debug" | "info" | "warn" | "error";
+
+/** Receives the server's log lines. */
+export type Logger = (level: LogLevel, message: string, detail?: unknown) => void;
+
+/** The default logger: warnings and errors to the console, the rest dropped. */
+export const consoleLogger: Logger = (level, message, detail) => {
+  if (level === "error") console.error(`[trame-wire server] ${message}`, detail ?? "");
+  else if (level === "warn") console.warn(`[trame-wire server] ${message}`, detail ?? "");
+};
+
+/** One connected client, as handlers and events see it. */
+export interface ServerClient {
+  /** The id announced in the hello reply (`"c"` followed by 32 hex digits). */
+  readonly id: string;
+  /** Whether it passed the hello handshake. */
+  readonly authenticated: boolean;
+  /** The peer's address when the runtime tells it. */
+  readonly remoteAddress: string | undefined;
+  /** Closes this client's connection. */
+  close(code?: number, reason?: string): void;
+}
+
+/**
+ * A raw wslink RPC method. May be async; what it returns (or resolves to) is the result. What it
+ * throws becomes error -32001 with `{method, exception, trace}`.
+ */
+export type RpcHandler = (
+  args: unknown[],
+  kwargs: Record<string, unknown>,
+  client: ServerClient,
+) => unknown;
+
+/** Options of the protocol core, after defaults. */
+export interface CoreConfig {
+  readonly secret: string;
+  readonly validateToken:
+    | ((token: string, clientId: string) => boolean | Promise<boolean>)
+    | undefined;
+  readonly maxMsgSize: number;
+  readonly preAuthMaxMessageSize: number;
+  readonly log: Logger;
+  readonly onConnect: (client: ServerClient) => void;
+  readonly onDisconnect: (client: ServerClient, code: number, reason: string) => void;
+}
+
+/** Options of {@link WslinkCore.publish}. */
+export type PublishOptions = Readonly<
+  Partial<{
+    /** Only this client (its `"c…"` id) receives the message. Default: every client. */
+    clientId: string;
+    /** Every client but this one receives the message. Default: none skipped. */
+    skipClientId: string;
+  }>
+>;
+
+interface QueuedPublish {
+  readonly frames: Uint8Array[];
+  readonly targets: Connection[];
+}
+
+/** The wslink protocol, independent of the runtime. One per server. */
+export class WslinkCore {
+  readonly #config: CoreConfig;
+  readonly #methods = new Map<string, RpcHandler>();
+  readonly #connections = new Map<string, Connection>();
+  readonly #encoder: MessageCodec = createMessageCodec();
+  #publishQueue: QueuedPublish[] = [];
+  #publishTimer: ReturnType<typeof setTimeout> | undefined;
+  #closed = false;
+
+  constructor(config: CoreConfig) {
+    this.#config = config;
+  }
+
+  /** The largest frame accepted from a client: `maxMsgSize + 4096`, no limit for 0. */
+  get maxFrameSize(): number {
+    return this.#config.maxMsgSize === 0 ? Infinity : this.#config.maxMsgSize + MESSAGE_OVERHEAD;
+  }
+
+  /** Every connected client, authenticated or not. */
+  get clients(): ServerClient[] {
+    return [...this.#connections.values()];
+  }
+
+  /** Registers (or replaces, with `replace`) an RPC method. */
+  register(method: string, handler: RpcHandler, replace = false): void {
+    if (!replace && this.#methods.has(method)) {
+      throw new TrameServerError("already-registered", `method ${method} is already registered`);
+    }
+    this.#methods.set(method, handler);
+  }
+
+  /** Removes an RPC method; returns whether it existed. */
+  unregister(method: string): boolean {
+    return this.#methods.delete(method);
+  }
+
+  /**
+   * Publishes `data` on `topic` to the authenticated clients. The message is packed now (so
+   * later mutations of `data` do not matter) and sent once the current task is done, after the
+   * reply of the call being handled, as the reference server does. Throws when `data` cannot
+   * be packed.
+   */
+  publish(topic: string, data: unknown, options: PublishOptions = {}): void {
+    if (this.#closed) return;
+    const targets = [...this.#connections.values()].filter((connection) =>
+      connection.authenticated &&
+      (options.clientId === undefined || connection.id === options.clientId) &&
+      connection.id !== options.skipClientId
+    );
+    const frames = this.#frames({ wslink: "1.0", id: `publish:${topic}:0`, result: data });
+    if (targets.length === 0) return;
+    this.#publishQueue.push({ frames, targets });
+    this.#publishTimer ??= setTimeout(() => this.#sendPublishes(), 0);
+  }
+
+  /** Creates the protocol side of one socket; adapters call it when a socket opens. */
+  open(socket: AdapterSocket, remoteAddress: string | undefined): AdapterSocketHandlers {
+    const connection = new Connection(this, socket, remoteAddress, this.#config);
+    if (this.#closed) {
+      socket.close(CLOSE_CODES.goingAway, "Server shutdown");
+    } else {
+      this.#connections.set(connection.id, connection);
+      this.#callback(() => this.#config.onConnect(connection));
+    }
+    return {
+      message: (data) => connection.receive(data),
+      close: (code, reason) => {
+        if (!connection.markClosed()) return;
+        if (this.#connections.delete(connection.id)) {
+          this.#callback(() => this.#config.onDisconnect(connection, code, reason));
+        }
+      },
+    };
+  }
+
+  /**
+   * Closes every client with 1001 "Server shutdown" and waits (at most `timeoutMs`) for their
+   * sockets to close. Publishes still queued are dropped. Idempotent.
+   */
+  async close(timeoutMs = 2000): Promise<void> {
+    this.#closed = true;
+    clearTimeout(this.#publishTimer);
+    this.#publishTimer = undefined;
+    this.#publishQueue = [];
+    const closing = [...this.#connections.values()].map((connection) => {
+      connection.close(CLOSE_CODES.goingAway, "Server shutdown");
+      return connection.closed;
+    });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.all(closing),
+      new Promise<void>((resolve) => timer = setTimeout(resolve, timeoutMs)),
+    ]);
+    clearTimeout(timer);
+  }
+
+  /** Handles one whole decoded message from `connection`. */
+  async dispatch(connection: Connection, message: unknown): Promise<void> {
+    if (!isPlainObject(message)) {
+      connection.violation(CLOSE_CODES.invalidPayload, "a message must be a map");
+      return;
+    }
+    if (!("id" in message)) return; // A notification.
+    const id = message.id;
+    if (typeof id !== "string" || !("method" in message)) {
+      connection.violation(
+        CLOSE_CODES.invalidPayload,
+        "an envelope needs a string id and a method",
+      );
+      return;
+    }
+    const method = message.method;
+    const args = Array.isArray(message.args) ? message.args : [];
+    const kwargs = isPlainObject(message.kwargs) ? message.kwargs : {};
+
+    if (id.split(":")[0] === "system") {
+      await this.#system(connection, id, method, args);
+      return;
+    }
+    if (!connection.authenticated) {
+      this.sendError(
+        connection,
+        id,
+        WSLINK_ERRORS.authentication,
+        "Unauthorized: Skip message processing",
+      );
+      return;
+    }
+    const handler = typeof method === "string" ? this.#methods.get(method) : undefined;
+    if (handler === undefined) {
+      this.sendError(
+        connection,
+        id,
+        WSLINK_ERRORS.methodNotFound,
+        "Unregistered method called",
+        method,
+      );
+      return;
+    }
+    const name = method as string;
+    let result: unknown;
+    try {
+      result = await handler(args, kwargs, connection);
+    } catch (error) {
+      this.#config.log("error", `Exception raised in ${name}`, error);
+      if (connection.isClosed) return;
+      this.sendError(connection, id, WSLINK_ERRORS.exception, "Exception raised", {
+        method: name,
+        exception: pythonExceptionRepr(error),
+        trace: traceOf(error),
+      });
+      return;
+    }
+    if (connection.isClosed) return; // Closed during the call: nobody to answer.
+    this.sendResult(connection, id, result, name);
+  }
+
+  /** Sends a result, or error -32002 naming `method` when the result cannot be packed. */
+  sendResult(connection: Connection, id: string, result: unknown, method: string): void {
+    let frames: Uint8Array[];
+    try {
+      frames = this.#frames({ wslink: "1.0", id, result });
+    } catch (error) {
+      this.#config.log("error", `result of ${method} cannot be serialized`, error);
+      this.sendError(
+        connection,
+        id,
+        WSLINK_ERRORS.resultSerialization,
+        "Method result cannot be serialized",
+        method,
+      );
+      return;
+    }
+    // Results go to authenticated clients only, as in the reference.
+    if (connection.authenticated) connection.sendFrames(frames);
+  }
+
+  /**
+   * Sends an error. `data` is attached only when Python would find it true (not null, 0, "",
+   * empty), and dropped when it cannot be packed.
+   */
+  sendError(
+    connection: Connection,
+    id: string,
+    code: number,
+    message: string,
+    data?: unknown,
+  ): void {
+    const error: Record<string, unknown> = { code, message };
+    if (pythonTruthy(data)) error.data = data;
+    let frames: Uint8Array[];
+    try {
+      frames = this.#frames({ wslink: "1.0", id, error });
+    } catch {
+      delete error.data;
+      frames = this.#frames({ wslink: "1.0", id, error });
+    }
+    connection.sendFrames(frames);
+  }
+
+  async #system(
+    connection: Connection,
+    id: string,
+    method: unknown,
+    args: unknown[],
+  ): Promise<void> {
+    if (method !== "wslink.hello") {
+      this.sendError(connection, id, WSLINK_ERRORS.methodNotFound, "Unknown system method called");
+      return;
+    }
+    const hello = args[0];
+    const token = isPlainObject(hello) ? hello.secret : undefined;
+    let valid = false;
+    if (typeof token === "string") {
+      try {
+        valid = this.#config.validateToken === undefined
+          ? token === this.#config.secret
+          : await this.#config.validateToken(token, connection.id);
+      } catch (error) {
+        this.#config.log("error", "validateToken threw; authentication refused", error);
+      }
+    }
+    if (connection.isClosed) return;
+    if (!valid) {
+      this.sendError(connection, id, WSLINK_ERRORS.authentication, "Authentication failed");
+      return;
+    }
+    await connection.authenticate();
+    this.sendResult(
+      connection,
+      id,
+      { clientID: connection.id, maxMsgSize: this.#config.maxMsgSize },
+      "",
+    );
+  }
+
+  // Packs an envelope and cuts it into frames (copies: the encoder reuses its buffer).
+  #frames(envelope: unknown): Uint8Array[] {
+    return [...generateChunks(this.#encoder.encode(envelope), this.#config.maxMsgSize)];
+  }
+
+  #sendPublishes(): void {
+    this.#publishTimer = undefined;
+    const queue = this.#publishQueue;
+    this.#publishQueue = [];
+    for (const { frames, targets } of queue) {
+      for (const target of targets) target.sendFrames(frames);
+    }
+  }
+
+  #callback(fn: () => void): void {
+    try {
+      fn();
+    } catch (error) {
+      this.#config.log("error", "a connect/disconnect callback threw", error);
+    }
+  }
+}
+
+/** The state of one socket. Internal: handlers see it as a {@link ServerClient}. */
+export class Connection implements ServerClient {
+  readonly id: string = `c${crypto.randomUUID().replaceAll("-", "")}`;
+  readonly remoteAddress: string | undefined;
+  readonly closed: Promise<void>;
+  readonly #core: WslinkCore;
+  readonly #socket: AdapterSocket;
+  readonly #config: CoreConfig;
+  #authenticated = false;
+  #isClosed = false;
+  #resolveClosed!: () => void;
+  #unchunker: Promise<UnChunker>;
+  #queue: Promise<void> = Promise.resolve();
+
+  constructor(
+    core: WslinkCore,
+    socket: AdapterSocket,
+    remoteAddress: string | undefined,
+    config: CoreConfig,
+  ) {
+    this.#core = core;
+    this.#socket = socket;
+    this.remoteAddress = remoteAddress;
+    this.#config = config;
+    this.closed = new Promise((resolve) => this.#resolveClosed = resolve);
+    this.#unchunker = makeUnChunker(config.preAuthMaxMessageSize);
+  }
+
+  get authenticated(): boolean {
+    return this.#authenticated;
+  }
+
+  get isClosed(): boolean {
+    return this.#isClosed;
+  }
+
+  close(code: number = 1000, reason = ""): void {
+    if (this.#isClosed) return;
+    this.#socket.close(code, reason);
+  }
+
+  /** Records that the socket closed; false when it was already recorded. */
+  markClosed(): boolean {
+    if (this.#isClosed) return false;
+    this.#isClosed = true;
+    this.#unchunker.then((unchunker) => unchunker.release(), () => {});
+    this.#resolveClosed();
+    return true;
+  }
+
+  /** Closes this connection because it broke the protocol. */
+  violation(code: number, reason: string, detail?: unknown): void {
+    this.#config.log("warn", `closing client ${this.id}: ${reason}`, detail);
+    this.close(code, reason);
+  }
+
+  sendFrames(frames: readonly Uint8Array[]): void {
+    if (this.#isClosed) return;
+    for (const frame of frames) this.#socket.send(frame);
+  }
+
+  /** Takes one WebSocket message. Frames are handled one after the other, in order. */
+  receive(data: Uint8Array | string): void {
+    if (this.#isClosed) return;
+    if (typeof data === "string") {
+      this.#config.log("error", `text frame from client ${this.id} ignored: wslink is binary`);
+      return;
+    }
+    const limit = this.#core.maxFrameSize;
+    if (data.byteLength > limit) {
+      this.violation(
+        CLOSE_CODES.messageTooBig,
+        "Message too big",
+        `frame of ${data.byteLength} bytes, the limit is ${limit}`,
+      );
+      return;
+    }
+    this.#queue = this.#queue.then(() => this.#handleFrame(data)).catch((error) => {
+      this.#config.log("error", `unexpected failure on client ${this.id}`, error);
+      this.close(1011, "Internal error");
+    });
+  }
+
+  /** Marks the client authenticated and lifts the pre-authentication size limit. */
+  async authenticate(): Promise<void> {
+    if (this.#authenticated) return;
+    this.#authenticated = true;
+    const previous = await this.#unchunker;
+    previous.release();
+    this.#unchunker = makeUnChunker(AUTHENTICATED_MAX_MESSAGE_SIZE);
+    await this.#unchunker;
+  }
+
+  async #handleFrame(frame: Uint8Array): Promise<void> {
+    if (this.#isClosed) return;
+    const unchunker = await this.#unchunker;
+    let bytes: Uint8Array | undefined;
+    try {
+      bytes = unchunker.push(frame);
+    } catch (error) {
+      if (!(error instanceof ChunkError)) throw error;
+      const tooBig = error.reason === "message-too-large" || error.reason === "pending-bytes";
+      this.violation(
+        tooBig ? CLOSE_CODES.messageTooBig : CLOSE_CODES.protocolError,
+        tooBig ? "Message too big" : "Invalid chunk",
+        error.message,
+      );
+      return;
+    }
+    if (bytes === undefined) return;
+    let message: unknown;
+    try {
+      message = decoder.decode(bytes);
+    } catch (error) {
+      this.violation(CLOSE_CODES.invalidPayload, "Invalid msgpack", error);
+      return;
+    }
+    await this.#core.dispatch(this, message);
+  }
+}
+
+// Decoding keeps no state between messages, so one decoder serves every connection.
+const decoder = createMessageCodec();
+
+// One un-chunker per connection: WebAssembly where it loads, else TypeScript.
+function makeUnChunker(maxMessageSize: number): Promise<UnChunker> {
+  const options = { maxMessageSize, maxPendingBytes: Math.max(2 ** 31, maxMessageSize) };
+  return createUnChunker({ ...options, engine: "auto" }).catch(() =>
+    createUnChunker({ ...options, engine: "js" })
+  );
+}

@@ -1,0 +1,491 @@
+/**
+ * The embedded trame-compatible server: the wslink core, the trame layer on top of it (shared
+ * state, triggers, lifecycle, actions) and the runtime adapter underneath.
+ * @module
+ */
+import { deepEqual, State } from "../trame/state.ts";
+import { isPlainObject } from "./_python.ts";
+import { loadAdapter } from "./adapters/detect.ts";
+import type { AdapterListener, RuntimeName } from "./adapters/types.ts";
+import {
+  consoleLogger,
+  type Logger,
+  type RpcHandler,
+  type ServerClient,
+  WslinkCore,
+} from "./core.ts";
+import { TrameServerError } from "./errors.ts";
+
+/** The `trame__*` keys every trame server's state holds. */
+export interface TrameBuiltinState {
+  trame__scripts: unknown[];
+  trame__module_scripts: unknown[];
+  trame__styles: unknown[];
+  trame__vue_use: unknown[];
+  trame__mousetrap: unknown[];
+  /** Keys clients never send back. */
+  trame__client_only: string[];
+  trame__busy: number;
+  trame__favicon: string | null;
+  trame__title: string;
+}
+
+/** The initial `trame__*` values, as a freshly started trame-server application has them. */
+export function defaultTrameState(): TrameBuiltinState {
+  return {
+    trame__scripts: [],
+    trame__module_scripts: [],
+    trame__styles: [],
+    trame__vue_use: [],
+    trame__mousetrap: [],
+    trame__client_only: ["trame__busy"],
+    trame__busy: 1,
+    trame__favicon: null,
+    trame__title: "Trame",
+  };
+}
+
+/**
+ * A trame trigger, called by `trame.trigger` with the positional and keyword arguments the client
+ * sent. May be async. Its result is the call's result (`null` when it returns nothing).
+ */
+export type TriggerHandler = (
+  args: unknown[],
+  kwargs: Record<string, unknown>,
+  client: ServerClient,
+) => unknown;
+
+/** What `application.exit` and `application.exit.later` asked for. */
+export interface ExitRequest {
+  /** The delay the client asked for (0 for `application.exit`). */
+  readonly seconds: number;
+  /** The client that asked. */
+  readonly client: ServerClient;
+}
+
+/** Options for {@link serve}; every field is optional. */
+export type ServeOptions<T extends Record<string, unknown> = Record<string, unknown>> = Readonly<
+  Partial<{
+    /** Port to listen on; 0 (default) picks a free one, see {@link TrameServer.port}. */
+    port: number;
+    /** Interface to bind. Default `"127.0.0.1"`. */
+    hostname: string;
+    /** The WebSocket path. Default `"/ws"`. */
+    path: string;
+    /** The secret clients send in `wslink.hello`. Default `"wslink-secret"`. */
+    secret: string;
+    /**
+     * Decides authentication instead of comparing with `secret`: called with the secret the client
+     * sent and the client's id (`"c…"`). May be async; throwing refuses. Default: none.
+     */
+    validateToken: (token: string, clientId: string) => boolean | Promise<boolean>;
+    /**
+     * Frame size in bytes, announced in the hello reply: outgoing messages are cut into frames of
+     * at most this many bytes, and an incoming frame over `maxMsgSize + 4096` closes its client.
+     * 0: never cut, no limit. Default 10,000,000 (trame's `TRAME_WS_MAX_MSG_SIZE`).
+     */
+    maxMsgSize: number;
+    /**
+     * Largest size a message may declare before its client authenticated; a larger one closes
+     * the client (1009). Default 512 (`WSLINK_AUTH_MSG_SIZE`).
+     */
+    preAuthMaxMessageSize: number;
+    /** The name `trame.state.get` returns. Default `"trame"`. */
+    name: string;
+    /** Initial state, on top of {@link defaultTrameState}. Default `{}`. */
+    state: Partial<T & TrameBuiltinState>;
+    /** Which adapter to use. Default: detected from the runtime's globals. */
+    runtime: RuntimeName;
+    /** Receives log lines. Default: warnings and errors to the console. */
+    log: Logger;
+    /**
+     * Called when a client asks the application to exit (`application.exit`, or when the delay
+     * of `application.exit.later` ran out). Default: none, and the server closes itself. The
+     * process is never exited.
+     */
+    onExit: (request: ExitRequest) => void;
+  }>
+>;
+
+/** Events of a {@link TrameServer} and their listeners' arguments. */
+export interface TrameServerEvents {
+  /** A socket opened (before its hello). */
+  connect: [client: ServerClient];
+  /** A socket closed. */
+  disconnect: [client: ServerClient, code: number, reason: string];
+  /** `trame.lifecycle.update`: `phase` is `client_connected`, `client_exited`, … */
+  lifecycle: [phase: string, client: ServerClient];
+  /** `trame.error.client`: an error the client reports. Logged when nobody listens. */
+  clientError: [message: unknown, client: ServerClient];
+}
+
+/** Options of {@link TrameServer.publish}. */
+export type ServerPublishOptions = Readonly<
+  Partial<{
+    /** Only this client (its `"c…"` id) receives the message. Default: every client. */
+    clientId: string;
+  }>
+>;
+
+/** The topic of state changes. */
+export const STATE_TOPIC = "trame.state.topic";
+/** The topic of client-side actions. */
+export const ACTIONS_TOPIC = "trame.actions.topic";
+
+type Listeners = { [E in keyof TrameServerEvents]: Set<(...args: TrameServerEvents[E]) => void> };
+
+/**
+ * A running server. Made by {@link serve}.
+ */
+export class TrameServer<T extends Record<string, unknown> = Record<string, unknown>> {
+  /**
+   * The shared state. Changes made here are flushed at the end of the tick (or by
+   * `state.flush()`), and the keys whose value really changed are published to every client.
+   */
+  readonly state: State<T & TrameBuiltinState>;
+  /** The interface listened on. */
+  readonly hostname: string;
+  /** The WebSocket path. */
+  readonly path: string;
+  /** The name `trame.state.get` returns. */
+  readonly name: string;
+  readonly #core: WslinkCore;
+  readonly #log: Logger;
+  readonly #onExit: ServeOptions<T>["onExit"];
+  readonly #triggers = new Map<string, TriggerHandler>();
+  readonly #listeners: Listeners = {
+    connect: new Set(),
+    disconnect: new Set(),
+    lifecycle: new Set(),
+    clientError: new Set(),
+  };
+  // What each key last looked like when published, to send only real changes.
+  readonly #published = new Map<string, unknown>();
+  readonly #exitTimers = new Set<ReturnType<typeof setTimeout>>();
+  #listener: AdapterListener | undefined;
+  #closing: Promise<void> | undefined;
+  #resolveFinished!: () => void;
+  /** Resolves once the server is closed, whoever closed it. */
+  readonly finished: Promise<void> = new Promise((resolve) => this.#resolveFinished = resolve);
+
+  /** Use {@link serve}. */
+  constructor(
+    config: Required<Omit<ServeOptions<T>, "validateToken" | "onExit" | "runtime">> & {
+      validateToken: ServeOptions<T>["validateToken"];
+      onExit: ServeOptions<T>["onExit"];
+    },
+  ) {
+    this.hostname = config.hostname;
+    this.path = config.path;
+    this.name = config.name;
+    this.#log = config.log;
+    this.#onExit = config.onExit;
+    const initial = { ...defaultTrameState(), ...config.state } as T & TrameBuiltinState;
+    for (const [key, value] of Object.entries(initial)) this.#published.set(key, cloneData(value));
+    this.state = new State<T & TrameBuiltinState>(initial, {
+      onCommit: (changes) => this.#pushStateChange(changes, undefined),
+      onError: (error) => this.#log("error", "state flush failed", error),
+    });
+    this.#core = new WslinkCore({
+      secret: config.secret,
+      validateToken: config.validateToken,
+      maxMsgSize: config.maxMsgSize,
+      preAuthMaxMessageSize: config.preAuthMaxMessageSize,
+      log: config.log,
+      onConnect: (client) => this.#emit("connect", client),
+      onDisconnect: (client, code, reason) => this.#emit("disconnect", client, code, reason),
+    });
+    this.#registerTrameMethods();
+  }
+
+  /** @internal Starts listening; called by {@link serve}. */
+  async listen(runtime: RuntimeName | undefined, port: number): Promise<void> {
+    const adapter = await loadAdapter(runtime);
+    this.#listener = await adapter({
+      hostname: this.hostname,
+      port,
+      path: this.path,
+      maxFrameSize: this.#core.maxFrameSize,
+      open: (socket, remoteAddress) => this.#core.open(socket, remoteAddress),
+    });
+  }
+
+  /** The port listened on (the one picked when asked for 0). */
+  get port(): number {
+    if (this.#listener === undefined) throw new TrameServerError("closed", "not listening");
+    return this.#listener.port;
+  }
+
+  /** `ws://hostname:port/path`. */
+  get url(): string {
+    const host = this.hostname.includes(":") ? `[${this.hostname}]` : this.hostname;
+    return `ws://${host}:${this.port}${this.path}`;
+  }
+
+  /** Every connected client, authenticated or not. */
+  get clients(): ServerClient[] {
+    return this.#core.clients;
+  }
+
+  /**
+   * Registers a raw wslink RPC method. The handler gets the call's `args`, `kwargs` and the
+   * calling client; what it returns (or resolves to) is the result, what it throws becomes error
+   * -32001. Returns a function that unregisters it. Throws when the name is taken.
+   */
+  register(method: string, handler: RpcHandler): () => void {
+    this.#core.register(method, handler);
+    return () => {
+      this.#core.unregister(method);
+    };
+  }
+
+  /**
+   * Registers the function `trame.trigger` calls for `name`, replacing any earlier one. State
+   * changes it makes are flushed when it returns. Returns a function that removes it.
+   */
+  trigger(name: string, fn: TriggerHandler): () => void {
+    this.#triggers.set(name, fn);
+    return () => {
+      if (this.#triggers.get(name) === fn) this.#triggers.delete(name);
+    };
+  }
+
+  /**
+   * Publishes `data` on `topic` to every authenticated client, or to `clientId` only. Sent after
+   * the reply of the call being handled. Throws when `data` cannot be packed with msgpack.
+   */
+  publish(topic: string, data: unknown, options: ServerPublishOptions = {}): void {
+    this.#core.publish(topic, data, { clientId: options.clientId });
+  }
+
+  /** Sends actions (`{type: "method", ref, method, args}`, …) on `trame.actions.topic`. */
+  pushActions(actions: readonly unknown[]): void {
+    this.#core.publish(ACTIONS_TOPIC, actions);
+  }
+
+  /** Listens to an event; returns a function that stops listening. */
+  on<E extends keyof TrameServerEvents>(
+    event: E,
+    listener: (...args: TrameServerEvents[E]) => void,
+  ): () => void {
+    const set = this.#listeners[event] as Set<(...args: TrameServerEvents[E]) => void>;
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+    };
+  }
+
+  /**
+   * Closes every client (1001 "Server shutdown"), then stops listening. Idempotent: every call
+   * returns the same promise.
+   */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      for (const timer of this.#exitTimers) clearTimeout(timer);
+      this.#exitTimers.clear();
+      await this.#core.close();
+      await this.#listener?.close();
+      this.#resolveFinished();
+    })();
+    return this.#closing;
+  }
+
+  /** `await using server = await serve()` closes it at the end of the scope. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  // Publishes the keys whose value differs from what was last published.
+  #pushStateChange(changes: Readonly<Record<string, unknown>>, skipClientId: string | undefined) {
+    let toSend: Record<string, unknown> | undefined;
+    for (const [key, value] of Object.entries(changes)) {
+      if (this.#published.has(key) && deepEqual(this.#published.get(key), value)) continue;
+      toSend ??= {};
+      toSend[key] = value;
+      this.#published.set(key, cloneData(value));
+    }
+    if (toSend !== undefined) this.#core.publish(STATE_TOPIC, toSend, { skipClientId });
+  }
+
+  #emit<E extends keyof TrameServerEvents>(event: E, ...args: TrameServerEvents[E]): boolean {
+    const set = this.#listeners[event] as Set<(...args: TrameServerEvents[E]) => void>;
+    for (const listener of set) {
+      try {
+        listener(...args);
+      } catch (error) {
+        this.#log("error", `a ${event} listener threw`, error);
+      }
+    }
+    return set.size > 0;
+  }
+
+  #registerTrameMethods(): void {
+    const core = this.#core;
+    core.register("trame.state.get", () => ({ name: this.name, state: this.state.toObject() }));
+
+    core.register("trame.state.update", (args, _kwargs, client) => {
+      const changes = args[0];
+      if (args.length !== 1 || !Array.isArray(changes)) {
+        throw new TypeError("trame.state.update takes one list of {key, value}");
+      }
+      const values: Record<string, unknown> = {};
+      for (const change of changes) {
+        if (!isPlainObject(change) || typeof change.key !== "string") {
+          throw new TypeError("a state change must be {key: str, value}");
+        }
+        values[change.key] = change.value ?? null;
+      }
+      // The other clients hear of the change first, then the server's listeners run.
+      this.#pushStateChange(values, client.id);
+      this.state.applyRemote(values as Partial<T & TrameBuiltinState>);
+      return null;
+    });
+
+    core.register("trame.trigger", async (args, _kwargs, client) => {
+      const [name, positional, keywords] = args;
+      if (args.length !== 3 || typeof name !== "string") {
+        throw new TypeError("trame.trigger takes [name, args, kwargs]");
+      }
+      const fn = this.#triggers.get(name);
+      if (fn === undefined) {
+        this.#log("warn", `Trigger ${name} seems to be missing`);
+        this.state.flush();
+        return null;
+      }
+      let result: unknown;
+      try {
+        result = await fn(
+          Array.isArray(positional) ? positional : [],
+          isPlainObject(keywords) ? keywords : {},
+          client,
+        );
+      } finally {
+        this.state.flush();
+      }
+      return result ?? null;
+    });
+
+    core.register("trame.force.push", (keys) => {
+      const values: Record<string, unknown> = {};
+      for (const key of keys) {
+        if (typeof key !== "string") throw new TypeError("trame.force.push takes key names");
+        values[key] = this.state.get(key as keyof T & string) ?? null;
+      }
+      if (keys.length > 0) core.publish(STATE_TOPIC, values);
+      return null;
+    });
+
+    core.register("trame.lifecycle.update", (args, _kwargs, client) => {
+      if (args.length !== 1 || typeof args[0] !== "string") {
+        throw new TypeError("trame.lifecycle.update takes [phase]");
+      }
+      this.#emit("lifecycle", args[0], client);
+      return null;
+    });
+
+    core.register("trame.error.client", (args, _kwargs, client) => {
+      if (args.length !== 1) throw new TypeError("trame.error.client takes [message]");
+      if (!this.#emit("clientError", args[0], client)) {
+        this.#log("error", `JS Error => ${String(args[0])}`);
+      }
+      return null;
+    });
+
+    core.register("application.exit", (_args, _kwargs, client) => {
+      this.#scheduleExit(0, client);
+      return null;
+    });
+
+    core.register("application.exit.later", (args, _kwargs, client) => {
+      const seconds = args.length === 0 ? 60 : args[0];
+      if (typeof seconds !== "number" || !(seconds >= 0)) {
+        throw new TypeError("application.exit.later takes [seconds]");
+      }
+      this.#scheduleExit(seconds, client);
+      return null;
+    });
+  }
+
+  // After the reply is out: the onExit callback, or closing the server.
+  #scheduleExit(seconds: number, client: ServerClient): void {
+    const timer = setTimeout(() => {
+      this.#exitTimers.delete(timer);
+      if (this.#onExit === undefined) {
+        this.close().catch((error) => this.#log("error", "closing on exit failed", error));
+        return;
+      }
+      try {
+        this.#onExit({ seconds, client });
+      } catch (error) {
+        this.#log("error", "onExit threw", error);
+      }
+    }, seconds * 1000);
+    this.#exitTimers.add(timer);
+  }
+}
+
+/**
+ * Starts a trame-compatible server on the current runtime (Deno, Bun, or Node with the `ws`
+ * package) and resolves once it listens.
+ *
+ * @example
+ * ```ts
+ * import { serve } from "./server.ts";
+ *
+ * await using server = await serve({ state: { counter: 0 } });
+ * server.trigger("increment", () => {
+ *   server.state.set("counter", (server.state.get("counter") as number) + 1);
+ *   return server.state.get("counter");
+ * });
+ * console.assert(server.url.startsWith("ws://127.0.0.1:"));
+ * ```
+ */
+export async function serve<T extends Record<string, unknown> = Record<string, unknown>>(
+  options: ServeOptions<T> = {},
+): Promise<TrameServer<T>> {
+  const config = {
+    port: options.port ?? 0,
+    hostname: options.hostname ?? "127.0.0.1",
+    path: options.path ?? "/ws",
+    secret: options.secret ?? "wslink-secret",
+    validateToken: options.validateToken,
+    maxMsgSize: options.maxMsgSize ?? 10_000_000,
+    preAuthMaxMessageSize: options.preAuthMaxMessageSize ?? 512,
+    name: options.name ?? "trame",
+    state: options.state ?? {},
+    log: options.log ?? consoleLogger,
+    onExit: options.onExit,
+  };
+  const integer = (name: string, value: number, min: number, max: number) => {
+    if (!Number.isInteger(value) || value < min || value > max) {
+      throw new TrameServerError(
+        "invalid-option",
+        `${name} must be an integer from ${min} to ${max}, got ${value}`,
+      );
+    }
+  };
+  integer("port", config.port, 0, 65535);
+  integer("maxMsgSize", config.maxMsgSize, 0, 0xffff_ffff);
+  integer("preAuthMaxMessageSize", config.preAuthMaxMessageSize, 1, 0xffff_ffff);
+  if (!config.path.startsWith("/")) {
+    throw new TrameServerError("invalid-option", `path must start with "/", got ${config.path}`);
+  }
+  const server = new TrameServer<T>(config);
+  await server.listen(options.runtime, config.port);
+  return server;
+}
+
+// A copy of plain data (arrays, plain objects, binaries), so that in-place mutations of a
+// published value are seen as changes; other objects are kept as they are.
+function cloneData(value: unknown): unknown {
+  if (typeof value !== "object" || value === null) return value;
+  if (Array.isArray(value)) return value.map(cloneData);
+  if (ArrayBuffer.isView(value)) {
+    return new Uint8Array(value.buffer, value.byteOffset, value.byteLength).slice();
+  }
+  if (value instanceof ArrayBuffer) return value.slice(0);
+  if (!isPlainObject(value)) return value;
+  const copy: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) copy[key] = cloneData(item);
+  return copy;
+}
