@@ -1,0 +1,135 @@
+// The chunk codec against its limits and against the reference client, in one process:
+//   deno run -A bench/codec.bench.ts        bun bench/codec.bench.ts
+// Prints mitata's report, then each case's median as a ratio to its limit (bench/RESULTS.md).
+import { bench, do_not_optimize, group, run, summary } from "mitata";
+import { Decoder, encode } from "@msgpack/msgpack";
+import { UnChunker as ReferenceUnChunker } from "../node_modules/wslink/src/WebsocketConnection/chunking.js";
+import { createUnChunker, generateChunks } from "../mod.ts";
+
+const MiB = 1024 * 1024;
+
+// (a) A trame state publish, 99 bytes of msgpack, in one frame.
+function publishMessage(): Uint8Array {
+  for (let padding = 0; padding < 100; padding++) {
+    const bytes = encode({
+      wslink: "1.0",
+      id: "publish:trame.state.topic:0",
+      result: { counter: 42, busy: false, resolution: 24, label: "x".repeat(padding) },
+    });
+    // A copy with its own ArrayBuffer: encode() returns a view of the encoder's buffer.
+    if (bytes.byteLength === 99) return bytes.slice();
+  }
+  throw new Error("no padding gives a 99-byte publish message");
+}
+const publish = publishMessage();
+const [publishFrame] = generateChunks(publish, 0);
+const publishBlob = new Blob([publishFrame as Uint8Array<ArrayBuffer>]);
+
+const decoder = new Decoder();
+const referenceDecoder = () => decoder;
+const identityDecoder = () => ({ decode: (bytes: Uint8Array) => bytes });
+const engines = {
+  js: await createUnChunker({ engine: "js" }),
+  wasm: await createUnChunker({ engine: "wasm" }),
+};
+const reference = new ReferenceUnChunker();
+
+// Every case must produce the right result before it is timed.
+for (const unchunker of Object.values(engines)) {
+  if (unchunker.push(publishFrame)?.byteLength !== 99) throw new Error("publish frame");
+}
+const fromReference = await reference.processChunk(publishBlob, referenceDecoder);
+if ((fromReference as { id?: string }).id !== "publish:trame.state.topic:0") {
+  throw new Error("reference: publish frame");
+}
+
+// Warm the decoder up on both kinds of input first, so no case pays for the JIT's tier-up of
+// Decoder.decode (on Bun the first case timed otherwise measured up to 2x slower).
+for (let round = 0; round < 100_000; round++) {
+  decoder.decode(publish);
+  for (const unchunker of Object.values(engines)) decoder.decode(unchunker.push(publishFrame)!);
+}
+
+const PUBLISH_LIMIT = "publish: bare Decoder.decode (limit)";
+const LARGE_LIMIT = "64 MiB: Uint8Array.set into a fresh buffer (limit)";
+
+group("99-byte publish message in one frame: push + decode", () => {
+  summary(() => {
+    bench(PUBLISH_LIMIT, () => do_not_optimize(decoder.decode(publish))).baseline(true);
+    for (const [name, unchunker] of Object.entries(engines)) {
+      bench(`publish: ${name} engine push + decode`, () => {
+        do_not_optimize(decoder.decode(unchunker.push(publishFrame)!));
+      });
+    }
+    bench("publish: reference processChunk(Blob) + decode", async () => {
+      do_not_optimize(await reference.processChunk(publishBlob, referenceDecoder));
+    });
+  });
+});
+
+// The small case runs before the 64 MiB data exists: on Bun, hundreds of MiB of live typed
+// arrays make every typed-array view allocation (such as a frame's subarray) ~10x slower, which
+// would measure the heap rather than the codec (see bench/RESULTS.md).
+const { benchmarks: smallTrials } = await run();
+
+// (b) A 64 MiB message in frames of at most 4 MiB (the reference server's default frame limit).
+const large = new Uint8Array(64 * MiB);
+for (let index = 0; index < large.length; index += 4096) large[index] = index >>> 12;
+const largeFrames = [...generateChunks(large, 4 * MiB)];
+const largeBlobs = largeFrames.map((frame) => new Blob([frame as Uint8Array<ArrayBuffer>]));
+
+for (const unchunker of Object.values(engines)) {
+  let whole: Uint8Array | undefined;
+  for (const frame of largeFrames) whole = unchunker.push(frame);
+  if (whole?.byteLength !== large.byteLength || whole[4096 * 255] !== 255) {
+    throw new Error(`${unchunker.engine}: 64 MiB message`);
+  }
+}
+
+group("64 MiB message in 4 MiB frames", () => {
+  summary(() => {
+    bench(LARGE_LIMIT, () => {
+      const copy = new Uint8Array(large.byteLength);
+      copy.set(large);
+      do_not_optimize(copy);
+    }).baseline(true);
+    for (const [name, unchunker] of Object.entries(engines)) {
+      bench(`64 MiB: ${name} engine push`, () => {
+        let whole: Uint8Array | undefined;
+        for (const frame of largeFrames) whole = unchunker.push(frame);
+        do_not_optimize(whole);
+      });
+    }
+    bench("64 MiB: reference processChunk(Blob)", async () => {
+      let whole: unknown;
+      for (const blob of largeBlobs) whole = await reference.processChunk(blob, identityDecoder);
+      do_not_optimize(whole);
+    });
+  });
+});
+
+const { benchmarks: largeTrials } = await run();
+const benchmarks = [...smallTrials, ...largeTrials];
+
+// Medians resist the noise of a shared machine better than means.
+const medians = new Map<string, number>();
+for (const trial of benchmarks) {
+  const stats = trial.runs[0]?.stats;
+  if (stats !== undefined) medians.set(trial.alias, stats.p50);
+}
+const rows = ["", "| case | median | per second | vs limit |", "|---|---:|---:|---:|"];
+for (const [name, median] of medians) {
+  const isLarge = name.startsWith("64 MiB");
+  const limit = medians.get(isLarge ? LARGE_LIMIT : PUBLISH_LIMIT)!;
+  const perSecond = isLarge
+    ? `${(large.byteLength / median).toFixed(2)} GB/s`
+    : `${(1e9 / median / 1e6).toFixed(2)} M ops/s`;
+  const time = isLarge ? `${(median / 1e6).toFixed(2)} ms` : `${median.toFixed(1)} ns`;
+  rows.push(`| ${name} | ${time} | ${perSecond} | ${(limit / median).toFixed(3)} |`);
+}
+const runtime = "Deno" in globalThis
+  ? `Deno ${(globalThis as unknown as { Deno: { version: { deno: string } } }).Deno.version.deno}`
+  : "Bun" in globalThis
+  ? `Bun ${(globalThis as unknown as { Bun: { version: string } }).Bun.version}`
+  : `Node ${(globalThis as unknown as { process: { version: string } }).process.version}`;
+console.log(`\n${runtime}${rows.join("\n")}`);
