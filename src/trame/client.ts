@@ -127,6 +127,7 @@ export class TrameClient<T extends Record<string, unknown> = Record<string, unkn
       commit: (changes) => this.#commit(changes),
       settled: () => this.#settled(),
       reportError: (error) => this.#emit("error", { error, context: "state" }),
+      serverKey: (key) => this.#translator.toServer(key),
     });
   }
 
@@ -270,7 +271,12 @@ export class TrameClient<T extends Record<string, unknown> = Record<string, unkn
       if (serverState === null || typeof serverState !== "object" || Array.isArray(serverState)) {
         throw clientError("protocol", "trame.state.get did not return a state object");
       }
-      this.#applyServerValues(serverState as Record<string, unknown>);
+      try {
+        this.#applyServerValues(serverState as Record<string, unknown>);
+      } catch (error) {
+        // A listener threw: the state is loaded all the same, the connection is fine.
+        this.#emit("error", { error, context: "trame.state.get" });
+      }
       await session.call("trame.lifecycle.update", ["client_connected"]);
     } catch (error) {
       await session.close();
@@ -355,7 +361,7 @@ export class TrameClient<T extends Record<string, unknown> = Record<string, unkn
     const update: { key: string; value: unknown }[] = [];
     for (const [key, value] of changes) {
       const serverKey = this.#translator.toServer(key);
-      if (clientOnly.has(serverKey) || clientOnly.has(key)) continue;
+      if (clientOnly.has(serverKey)) continue;
       update.push({ key: serverKey, value: applyFilter(value) });
     }
     return update;

@@ -15,6 +15,8 @@ export interface StateTransport {
   settled(): Promise<void>;
   /** Reports errors that have no caller to go to (automatic flushes, async listeners). */
   reportError(error: unknown): void;
+  /** The server's name of a local key (`trame__client_only` lists server names). */
+  serverKey(key: string): string;
 }
 
 /**
@@ -102,7 +104,7 @@ export class ClientState<T extends Record<string, unknown> = Record<string, unkn
 
   /** Adds keys to `trame__client_only`: no client sends them back to the server. */
   clientOnly(...keys: string[]): void {
-    this.#state.clientOnly(...keys);
+    this.#state.clientOnly(...keys.map((key) => this.#transport.serverKey(key)));
   }
 
   /** Runs `fn`; keys it sets do not run change listeners (they are still sent). */

@@ -49,11 +49,18 @@ export class KeyTranslator {
     return key;
   }
 
-  /** Renames every key of `values` to its local name. */
+  /**
+   * Renames every key of `values` to its local name, leaving out the server keys no local key
+   * stands for (with prefix `child_`, the parent's `a` next to `child_a`), which would otherwise
+   * overwrite this client's keys.
+   */
   recordToLocal(values: Readonly<Record<string, unknown>>): Record<string, unknown> {
     if (!this.active) return { ...values };
     const renamed: Record<string, unknown> = {};
-    for (const [key, value] of Object.entries(values)) renamed[this.toLocal(key)] = value;
+    for (const [key, value] of Object.entries(values)) {
+      const local = this.toLocal(key);
+      if (this.toServer(local) === key) renamed[local] = value;
+    }
     return renamed;
   }
 }
