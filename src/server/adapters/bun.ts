@@ -13,6 +13,7 @@ interface BunSocket {
   data: BunSocketData;
   readonly readyState: number;
   send(data: Uint8Array, compress?: boolean): number;
+  getBufferedAmount(): number;
   close(code?: number, reason?: string): void;
 }
 
@@ -29,6 +30,7 @@ interface BunServeOptions {
   fetch(request: Request, server: BunServer): Response | undefined;
   websocket: {
     maxPayloadLength: number;
+    backpressureLimit: number;
     open(socket: BunSocket): void;
     message(socket: BunSocket, message: string | Uint8Array): void;
     drain(socket: BunSocket): void;
@@ -43,44 +45,54 @@ interface BunGlobal {
 // Bun's own default is 16 MiB; its limit is a 32-bit length.
 const BUN_MAX_PAYLOAD = 2 ** 32 - 1;
 
-// What `send` returns: -1 when the frame was buffered under backpressure, 0 when it was dropped.
-const SENT_UNDER_BACKPRESSURE = -1;
+// What `send` returns when the frame was not taken at all.
 const DROPPED = 0;
 
-// Bun drops frames sent while its buffer is over the backpressure limit instead of queuing
-// them, so once a send reports backpressure the rest wait here until Bun calls `drain`.
-function sendInOrder(socket: BunSocket, frame: Uint8Array): void {
+// Bun drops a frame (send returns 0) that would take its buffer past `backpressureLimit`, and
+// may call `drain` before the buffer is back under it. So a frame is sent only when it fits
+// under the limit (or the buffer is empty); the others wait here, in order, for `drain`.
+function fits(socket: BunSocket, frame: Uint8Array, limit: number): boolean {
+  const buffered = socket.getBufferedAmount();
+  return buffered === 0 || buffered + frame.byteLength <= limit;
+}
+
+function sendInOrder(socket: BunSocket, frame: Uint8Array, limit: number): void {
   const queue = socket.data.queue;
   if (queue !== undefined) {
     queue.push(frame);
     return;
   }
-  const status = socket.send(frame, false);
-  if (status === SENT_UNDER_BACKPRESSURE) socket.data.queue = [];
-  else if (status === DROPPED) socket.close(1011, "send failed");
+  if (!fits(socket, frame, limit) || socket.send(frame, false) === DROPPED) {
+    socket.data.queue = [frame];
+  }
 }
 
-function drainQueue(socket: BunSocket): void {
+function drainQueue(socket: BunSocket, limit: number): void {
   const queue = socket.data.queue;
   if (queue === undefined) return;
-  let index = 0;
-  while (index < queue.length && socket.readyState === 1) {
-    const status = socket.send(queue[index++], false);
-    if (status === DROPPED) {
-      socket.close(1011, "send failed");
-      return;
+  let sent = 0;
+  while (sent < queue.length && socket.readyState === 1) {
+    const frame = queue[sent];
+    if (!fits(socket, frame, limit)) break;
+    if (socket.send(frame, false) === DROPPED) {
+      // Nothing buffered and still refused: the connection is gone.
+      if (socket.getBufferedAmount() === 0) socket.close(1011, "send failed");
+      break;
     }
-    if (status === SENT_UNDER_BACKPRESSURE) {
-      queue.splice(0, index);
-      return;
-    }
+    sent++;
   }
-  socket.data.queue = undefined;
+  if (sent === queue.length) socket.data.queue = undefined;
+  else queue.splice(0, sent);
 }
 
 /** The Bun adapter. */
 export const bunAdapter: Adapter = (options) => {
   const bun = (globalThis as unknown as { Bun: BunGlobal }).Bun;
+  // Room for two whole frames, so one large message streams without waiting on every frame.
+  const backpressureLimit = Math.min(
+    Math.max(16 * 1024 * 1024, 2 * options.maxFrameSize + 1024 * 1024),
+    2 ** 31,
+  );
   const server = bun.serve({
     hostname: options.hostname,
     port: options.port,
@@ -94,10 +106,11 @@ export const bunAdapter: Adapter = (options) => {
     },
     websocket: {
       maxPayloadLength: Math.min(options.maxFrameSize, BUN_MAX_PAYLOAD),
+      backpressureLimit,
       open(socket) {
         socket.data.handlers = options.open({
           send(frame) {
-            if (socket.readyState === 1) sendInOrder(socket, frame);
+            if (socket.readyState === 1) sendInOrder(socket, frame, backpressureLimit);
           },
           close(code, reason) {
             if (socket.readyState === 1) socket.close(code, reason);
@@ -105,10 +118,14 @@ export const bunAdapter: Adapter = (options) => {
         }, socket.data.remoteAddress);
       },
       message(socket, message) {
-        socket.data.handlers?.message(message);
+        // Bun hands over a Buffer; decoded binaries should be plain Uint8Arrays everywhere.
+        const data = typeof message === "string"
+          ? message
+          : new Uint8Array(message.buffer, message.byteOffset, message.byteLength);
+        socket.data.handlers?.message(data);
       },
       drain(socket) {
-        drainQueue(socket);
+        drainQueue(socket, backpressureLimit);
       },
       close(socket, code, reason) {
         socket.data.queue = undefined;
