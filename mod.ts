@@ -74,3 +74,17 @@ export type {
   SessionEventMap,
   SessionProgressEvent,
 } from "./src/session/events.ts";
+export { TrameClient } from "./src/trame/client.ts";
+export type {
+  ReconnectOptions,
+  TrameAction,
+  TrameClientEventMap,
+  TrameClientOptions,
+  TrameClientStatus,
+} from "./src/trame/client.ts";
+export { ClientState } from "./src/trame/client_state.ts";
+export { launch, LauncherError } from "./src/trame/launcher.ts";
+export type { LaunchOptions, TrameConnectionConfig } from "./src/trame/launcher.ts";
+export { StateCascadeError, StateListenerError } from "./src/trame/state.ts";
+export type { ChangeListener, StateKey } from "./src/trame/state.ts";
+export type { TranslatorOptions } from "./src/trame/translator.ts";

@@ -1,0 +1,115 @@
+// `trame-wire demo`: the whole library at work against the embedded server, in one run.
+import type { CliOutput } from "./main.ts";
+import { EXIT_CODES } from "./failures.ts";
+import { DEMO_TRIGGERS, type DemoState, isDemoPattern, startDemoServer } from "./demo_app.ts";
+import { formatBytes, formatRate, ProgressReporter } from "./progress.ts";
+import { TrameClient } from "../trame/client.ts";
+import { WslinkError } from "../session/errors.ts";
+
+/** Options of {@link runDemo}. */
+export interface DemoOptions {
+  /** Size of the large binary transfer, in MiB. */
+  readonly sizeMiB: number;
+}
+
+/** Runs the demo; resolves with the exit code (0 when every step did what it should). */
+export async function runDemo(output: CliOutput, options: DemoOptions): Promise<number> {
+  const say = (text: string) => output.out(text + "\n");
+  const step = (title: string) => say(`\n== ${title}`);
+
+  await using server = await startDemoServer({ log: () => {} });
+  say(`embedded trame server listening on ${server.url}`);
+
+  const client = new TrameClient<DemoState>(server.url);
+  await using _disconnect = { [Symbol.asyncDispose]: () => client.disconnect() };
+  await client.connect();
+  say(
+    `client connected as ${client.session.clientId} (frames up to ${client.session.maxMsgSize} bytes)`,
+  );
+
+  step("initial state, loaded before connect() resolved");
+  const initial = client.state.toObject();
+  for (const key of ["counter", "greeting", "resolution"] as const) {
+    say(`  ${key} = ${JSON.stringify(initial[key])}`);
+  }
+
+  step("a change made by the client reaches the server");
+  client.state.set("resolution", 12);
+  await client.state.flush();
+  say(
+    `  client set resolution = 12; the server now has resolution = ${
+      server.state.get("resolution")
+    }`,
+  );
+  expect(server.state.get("resolution") === 12, "the server did not receive the client's change");
+
+  step("a change made by the server reaches the client");
+  const greeted = new Promise<string>((resolve) => {
+    const stop = client.state.onChange("greeting", (state) => {
+      stop();
+      resolve(state.greeting);
+    });
+  });
+  server.state.set("greeting", "hello from the server, changed");
+  const greeting = await greeted;
+  say(`  client.state.onChange saw greeting = ${JSON.stringify(greeting)}`);
+  say(`  modified keys: ${[...client.state.modifiedKeys].join(", ")}`);
+
+  step("a trigger with its result");
+  const sum = await client.trigger<number>(DEMO_TRIGGERS.add, [1, 2, 3]);
+  say(`  trigger add(1, 2, 3) returned ${sum}`);
+  expect(sum === 6, "add(1, 2, 3) should be 6");
+
+  step("a subscription receiving publishes");
+  const received: unknown[] = [];
+  const allReceived = new Promise<void>((resolve) => {
+    const subscription = client.session.subscribe("demo.news", (payload) => {
+      received.push(payload);
+      say(`  demo.news -> ${JSON.stringify(payload)}`);
+      if (received.length === 3) {
+        subscription.unsubscribe();
+        resolve();
+      }
+    });
+  });
+  for (let index = 1; index <= 3; index++) {
+    await client.trigger(DEMO_TRIGGERS.publish, ["demo.news", { headline: index }]);
+  }
+  await allReceived;
+
+  step("a server error becomes a typed error");
+  try {
+    await client.trigger(DEMO_TRIGGERS.fail, ["the server refused on purpose"]);
+    expect(false, "the failing trigger should have thrown");
+  } catch (error) {
+    if (!(error instanceof WslinkError)) throw error;
+    const data = error.data as { exception?: string };
+    say(`  WslinkError code ${error.code}: ${error.message} (${data.exception})`);
+    say(`  the connection is still ${client.status}`);
+  }
+
+  const size = options.sizeMiB * 1024 * 1024;
+  step(`a large binary transfer (${formatBytes(size)})`);
+  const progress = new ProgressReporter(output, "  receiving");
+  const stopProgress = client.session.on("progress", (event) => {
+    progress.update(event.received, event.total);
+  });
+  const started = performance.now();
+  const blob = await client.trigger<Uint8Array>(DEMO_TRIGGERS.blob, [size]);
+  const elapsed = performance.now() - started;
+  progress.finish();
+  stopProgress();
+  expect(blob instanceof Uint8Array && blob.byteLength === size, "the blob has the wrong size");
+  expect(isDemoPattern(blob), "the blob's bytes are not the ones sent");
+  say(
+    `  received ${formatBytes(blob.byteLength)} intact in ${elapsed.toFixed(0)} ms: ` +
+      `${formatRate(blob.byteLength, elapsed)}`,
+  );
+
+  say("\ndemo finished: every step worked");
+  return EXIT_CODES.ok;
+}
+
+function expect(condition: boolean, failure: string): asserts condition {
+  if (!condition) throw new Error(`demo step failed: ${failure}`);
+}
