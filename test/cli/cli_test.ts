@@ -164,7 +164,7 @@ test("trame-wire watch prints the state, then each change live, until interrupte
       },
     });
     assertExitedAfterSignal(run);
-    assert.match(run.stdout, /^counter  0\n\d\d:\d\d:\d\d\.\d{3} counter = 7\n$/);
+    assert.match(run.stdout, /^counter {2}0\n\d\d:\d\d:\d\d\.\d{3} counter = 7\n$/);
     // Interrupted cleanly: it told the server it was leaving.
     assert.deepEqual(phases, ["client_connected", "client_exited"]);
   });
