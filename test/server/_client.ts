@@ -4,6 +4,8 @@ import { generateChunks } from "../../src/codec/chunker.ts";
 import { decodeHeader } from "../../src/codec/header.ts";
 import { createUnChunker, type UnChunker } from "../../src/codec/unchunker.ts";
 import { createMessageCodec } from "../../src/msgpack.ts";
+import { within } from "../_support.ts";
+export { within };
 
 /** A decoded wslink envelope. */
 export type Envelope = Record<string, unknown>;
@@ -24,21 +26,6 @@ export interface Closed {
 }
 
 const codec = createMessageCodec();
-
-/** Waits for `promise` at most `ms` milliseconds. */
-export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** A raw wslink client. */
 export class RawClient {

@@ -1,6 +1,7 @@
 // Helpers of the TrameClient tests: a quiet embedded server, a record of the state updates the
 // server receives, and bounded waits that leave no timer behind.
 import { serve, type ServeOptions, type TrameServer } from "../../src/server/mod.ts";
+export { within } from "../_support.ts";
 
 /** Polls `predicate` every few milliseconds until it holds; throws after `timeoutMs`. */
 export async function waitFor(
@@ -20,21 +21,6 @@ export async function waitFor(
 /** Resolves after `ms` milliseconds. */
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Rejects when `promise` takes more than `ms` milliseconds; clears its timer either way. */
-export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** A server on 127.0.0.1 (port 0 unless given) whose log lines are kept, not printed. */

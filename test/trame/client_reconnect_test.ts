@@ -1,8 +1,6 @@
 // TrameClient reconnecting after the server went away, and finding its server through a launcher.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import {
   TrameClient,
   type TrameClientEventMap,
@@ -12,6 +10,7 @@ import { LauncherError } from "../../src/trame/launcher.ts";
 import { WslinkError } from "../../src/session/errors.ts";
 import type { TrameServer } from "../../src/server/mod.ts";
 import { quietServer, recordUpdates, sleep, waitFor } from "./_client_support.ts";
+import { launcherReply, withLauncher } from "../_support.ts";
 
 // Every event of a client, in order, as [type, event].
 function recordEvents(client: TrameClient): [string, unknown][] {
@@ -184,44 +183,11 @@ test("disconnect() during the reconnect wait stops reconnecting and clears its t
   }
 });
 
-type Handler = (body: unknown, response: ServerResponse) => void;
-
-// A launcher on 127.0.0.1 that answers each POST with the next handler (the last one repeats).
-async function withLauncher(
-  handlers: Handler[],
-  body: (url: string, requests: unknown[]) => Promise<void>,
-): Promise<void> {
-  const requests: unknown[] = [];
-  const launcher = createServer((request: IncomingMessage, response) => {
-    let text = "";
-    request.setEncoding("utf8");
-    request.on("data", (chunk: string) => (text += chunk));
-    request.on("end", () => {
-      const parsed = JSON.parse(text);
-      requests.push(parsed);
-      handlers[Math.min(requests.length - 1, handlers.length - 1)](parsed, response);
-    });
-  });
-  await new Promise<void>((resolve) => launcher.listen(0, "127.0.0.1", resolve));
-  const { port } = launcher.address() as AddressInfo;
-  try {
-    await body(`http://127.0.0.1:${port}/launch`, requests);
-  } finally {
-    launcher.closeAllConnections();
-    await new Promise((resolve) => launcher.close(resolve));
-  }
-}
-
-const reply = (status: number, value: unknown): Handler => (_body, response) => {
-  response.writeHead(status, { "content-type": "application/json", connection: "close" });
-  response.end(JSON.stringify(value));
-};
-
 test("a config with sessionManagerURL asks the launcher and uses its sessionURL and secret", async () => {
   const { server } = await quietServer({ secret: "one-time", state: { app: "cone" } });
   try {
     await withLauncher(
-      [reply(200, { sessionURL: server.url, secret: "one-time" })],
+      [launcherReply(200, { sessionURL: server.url, secret: "one-time" })],
       async (url, requests) => {
         const client = new TrameClient({ sessionManagerURL: url, application: "cone" });
         try {
@@ -243,7 +209,7 @@ test("the launcher is asked again after HTTP 503, with the configured delays", a
   const { server } = await quietServer({ state: { ready: true } });
   try {
     await withLauncher(
-      [reply(503, { busy: true }), reply(200, { sessionURL: server.url })],
+      [launcherReply(503, { busy: true }), launcherReply(200, { sessionURL: server.url })],
       async (url, requests) => {
         const client = new TrameClient({ sessionManagerURL: url }, {
           launcher: { retryDelays: [10, 10] },
@@ -263,7 +229,7 @@ test("the launcher is asked again after HTTP 503, with the configured delays", a
 });
 
 test("a launcher failure makes connect() reject with a LauncherError", async () => {
-  await withLauncher([reply(500, "no such application")], async (url, requests) => {
+  await withLauncher([launcherReply(500, "no such application")], async (url, requests) => {
     const client = new TrameClient({ sessionManagerURL: url }, {
       launcher: { retryDelays: [10] },
     });

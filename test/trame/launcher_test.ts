@@ -1,42 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { launch, LauncherError } from "../../src/trame/launcher.ts";
-
-type Handler = (body: unknown, request: IncomingMessage, response: ServerResponse) => void;
-
-// A launcher on 127.0.0.1 that answers each POST with the next handler in line.
-async function withLauncher(
-  handlers: Handler[],
-  body: (url: string, requests: unknown[]) => Promise<void>,
-): Promise<void> {
-  const requests: unknown[] = [];
-  const server = createServer((request, response) => {
-    let text = "";
-    request.setEncoding("utf8");
-    request.on("data", (chunk: string) => (text += chunk));
-    request.on("end", () => {
-      const parsed = JSON.parse(text);
-      requests.push(parsed);
-      const handler = handlers[Math.min(requests.length - 1, handlers.length - 1)];
-      handler(parsed, request, response);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  try {
-    await body(`http://127.0.0.1:${port}/launch`, requests);
-  } finally {
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
-  }
-}
-
-const reply = (status: number, value: unknown): Handler => (_body, _request, response) => {
-  response.writeHead(status, { "content-type": "application/json", connection: "close" });
-  response.end(JSON.stringify(value));
-};
+import { launcherReply, withLauncher } from "../_support.ts";
 
 test("launch() returns a config that has a sessionURL unchanged, asking nobody", async () => {
   const config = { sessionURL: "ws://127.0.0.1:1/ws", secret: "s" };
@@ -45,7 +12,7 @@ test("launch() returns a config that has a sessionURL unchanged, asking nobody",
 
 test("launch() POSTs the config as JSON and merges the reply", async () => {
   await withLauncher(
-    [reply(200, { sessionURL: "ws://127.0.0.1:9/ws", secret: "once" })],
+    [launcherReply(200, { sessionURL: "ws://127.0.0.1:9/ws", secret: "once" })],
     async (url, requests) => {
       const config = await launch({ sessionManagerURL: url, application: "cone" });
       assert.deepEqual(requests, [{ sessionManagerURL: url, application: "cone" }]);
@@ -62,9 +29,9 @@ test("launch() POSTs the config as JSON and merges the reply", async () => {
 test("launch() retries after HTTP 503 with the configured delays, then succeeds", async () => {
   await withLauncher(
     [
-      reply(503, { busy: true }),
-      reply(503, { busy: true }),
-      reply(200, { sessionURL: "ws://x/ws" }),
+      launcherReply(503, { busy: true }),
+      launcherReply(503, { busy: true }),
+      launcherReply(200, { sessionURL: "ws://x/ws" }),
     ],
     async (url, requests) => {
       const config = await launch({ sessionManagerURL: url }, { retryDelays: [5, 5, 5] });
@@ -75,7 +42,7 @@ test("launch() retries after HTTP 503 with the configured delays, then succeeds"
 });
 
 test("launch() gives up after the last retry with a LauncherError naming URL and status", async () => {
-  await withLauncher([reply(503, "busy")], async (url, requests) => {
+  await withLauncher([launcherReply(503, "busy")], async (url, requests) => {
     const error = await launch({ sessionManagerURL: url }, { retryDelays: [1, 1] }).then(
       () => assert.fail("launch should fail"),
       (error: unknown) => error,
@@ -89,7 +56,7 @@ test("launch() gives up after the last retry with a LauncherError naming URL and
 });
 
 test("launch() fails at once on any other HTTP error, with the status", async () => {
-  await withLauncher([reply(404, "no such app")], async (url, requests) => {
+  await withLauncher([launcherReply(404, "no such app")], async (url, requests) => {
     await assert.rejects(
       launch({ sessionManagerURL: url }, { retryDelays: [1, 1] }),
       (error: unknown) => error instanceof LauncherError && error.status === 404,
@@ -99,7 +66,7 @@ test("launch() fails at once on any other HTTP error, with the status", async ()
 });
 
 test("launch() refuses a reply without sessionURL", async () => {
-  await withLauncher([reply(200, { secret: "x" })], async (url) => {
+  await withLauncher([launcherReply(200, { secret: "x" })], async (url) => {
     await assert.rejects(
       launch({ sessionManagerURL: url }),
       /the reply has no sessionURL/,
