@@ -3,6 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { CLIENT_ERROR, METHOD_NOT_FOUND, WslinkError, WslinkSession } from "../../mod.ts";
 import { startWslinkServer } from "./_real_server.ts";
+import { serve } from "../../src/server/mod.ts";
 
 test("e2e: hello, calls, multi-frame binaries both ways, publishes, errors, close", async () => {
   const server = await startWslinkServer(1000);
@@ -45,6 +46,35 @@ test("e2e: the server hanging up rejects the pending call with its close code", 
     });
     assert.deepEqual(await closed, { code: 4001, reason: "asked to hang up", local: false });
     await session.close();
+  } finally {
+    await server.close();
+  }
+});
+
+test("e2e: against the embedded trame server, with frames both ways cut at its maxMsgSize", async () => {
+  const server = await serve({ maxMsgSize: 4096, log: () => {}, state: { counter: 3 } });
+  server.register("my.echo", (args) => args);
+  try {
+    await using session = await WslinkSession.connect(server.url);
+    assert.equal(session.maxMsgSize, 4096);
+    const reply = await session.call<{ state: { counter: number } }>("trame.state.get");
+    assert.equal(reply.state.counter, 3);
+    // 100 kB each way: dozens of frames up and down, reassembled exactly.
+    const upload = new Uint8Array(100_000).map((_, index) => (index * 7) % 256);
+    const [echoed] = await session.call<[Uint8Array]>("my.echo", [upload.buffer]);
+    assert.deepEqual(echoed, upload);
+    const changes = session.subscribe("trame.state.topic");
+    await session.call("trame.force.push", ["counter"]);
+    assert.deepEqual((await changes.next()).value, { counter: 3 });
+    await assert.rejects(session.call("no.such.method", [1]), (error: unknown) => {
+      assert.ok(error instanceof WslinkError);
+      assert.deepEqual([error.code, error.message, error.data], [
+        METHOD_NOT_FOUND,
+        "Unregistered method called",
+        "no.such.method",
+      ]);
+      return true;
+    });
   } finally {
     await server.close();
   }
