@@ -19,7 +19,7 @@ export interface RealServer {
 }
 
 type Message = Record<string, unknown>;
-type Transport = (
+export type Transport = (
   onConnection: (connection: ServerConnection) => (frame: Uint8Array) => void,
 ) => Promise<{ port: number; close(): Promise<void> }>;
 
@@ -89,7 +89,7 @@ interface RuntimeGlobals {
   };
 }
 
-async function selectTransport(): Promise<Transport> {
+export async function selectTransport(): Promise<Transport> {
   const runtime = globalThis as RuntimeGlobals;
   if (runtime.Deno) return denoTransport(runtime.Deno);
   if (runtime.Bun) return bunTransport(runtime.Bun);
