@@ -13,8 +13,11 @@
  * @example
  * ```ts
  * import { WslinkSession } from "@trame-wire/client";
- * // Needs a wslink server, for example a trame application started with `--port 8080`.
- * await using session = await WslinkSession.connect("ws://127.0.0.1:8080/ws");
+ * import { serve } from "@trame-wire/client/server";
+ *
+ * // Any wslink server will do, a trame application for one; here, the embedded one.
+ * await using server = await serve({ port: 0, state: { counter: 1 } });
+ * await using session = await WslinkSession.connect(server.url);
  * console.log(await session.call("trame.state.get"));
  * ```
  *

@@ -46,6 +46,7 @@ export class ChunkError extends Error {
   /** The message id from the frame header, or `undefined` when the frame had no header. */
   readonly messageId: number | undefined;
 
+  /** Makes the error for a frame of `messageId` refused for `reason`, explained by `detail`. */
   constructor(reason: ChunkErrorReason, messageId: number | undefined, detail: string) {
     super(
       messageId === undefined

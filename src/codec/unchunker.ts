@@ -35,8 +35,11 @@ export type UnChunkerOptions = Readonly<
 
 /** The limits an un-chunker enforces, after defaults are applied. */
 export interface UnChunkerLimits {
+  /** Largest total size a message may declare, in bytes. */
   readonly maxMessageSize: number;
+  /** Bytes all incomplete messages may hold together. */
   readonly maxPendingBytes: number;
+  /** Incomplete messages held at once. */
   readonly maxPendingMessages: number;
 }
 

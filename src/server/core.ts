@@ -14,7 +14,12 @@ import { TrameServerError } from "./errors.ts";
 import type { AdapterSocket, AdapterSocketHandlers } from "./adapters/types.ts";
 
 /** Error codes the reference server sends, by meaning. */
-export const WSLINK_ERRORS = Object.freeze({
+export const WSLINK_ERRORS: Readonly<{
+  authentication: -32000;
+  exception: -32001;
+  resultSerialization: -32002;
+  methodNotFound: -32601;
+}> = Object.freeze({
   /** Wrong secret, or a call before authentication. */
   authentication: -32000,
   /** The method raised. */
@@ -32,7 +37,12 @@ const AUTHENTICATED_MAX_MESSAGE_SIZE = 0xffff_ffff;
 export const MESSAGE_OVERHEAD = 4096;
 
 /** WebSocket close codes the server uses. */
-export const CLOSE_CODES = Object.freeze({
+export const CLOSE_CODES: Readonly<{
+  goingAway: 1001;
+  protocolError: 1002;
+  invalidPayload: 1007;
+  messageTooBig: 1009;
+}> = Object.freeze({
   /** The server is shutting down. */
   goingAway: 1001,
   /** A frame that is not wslink: bad chunk header, not msgpack, not an envelope. */

@@ -14,6 +14,7 @@ export class TrameServerError extends Error {
   /** Machine-readable cause. */
   readonly code: TrameServerErrorCode;
 
+  /** Makes the error with its machine-readable `code`. */
   constructor(code: TrameServerErrorCode, message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = "TrameServerError";

@@ -18,15 +18,23 @@ import { TrameServerError } from "./errors.ts";
 
 /** The `trame__*` keys every trame server's state holds. */
 export interface TrameBuiltinState {
+  /** Scripts the page loads. */
   trame__scripts: unknown[];
+  /** ES module scripts the page loads. */
   trame__module_scripts: unknown[];
+  /** Style sheets the page loads. */
   trame__styles: unknown[];
+  /** Vue plugins the page installs. */
   trame__vue_use: unknown[];
+  /** Keyboard shortcuts bound in the page. */
   trame__mousetrap: unknown[];
   /** Keys clients never send back. */
   trame__client_only: string[];
+  /** How many server calls are in progress. */
   trame__busy: number;
+  /** The page's favicon URL, or `null`. */
   trame__favicon: string | null;
+  /** The page's title. */
   trame__title: string;
 }
 

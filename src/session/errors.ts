@@ -5,15 +5,15 @@
  */
 
 /** `-32000`: a hello with a wrong or missing secret, or any call before a successful hello. */
-export const UNAUTHORIZED = -32000;
+export const UNAUTHORIZED: -32000 = -32000;
 /** `-32001`: the server method raised; `data` is `{ method, exception, trace }`. */
-export const EXCEPTION_RAISED = -32001;
+export const EXCEPTION_RAISED: -32001 = -32001;
 /** `-32002`: the method's result could not be serialized; `data` is the method name. */
-export const RESULT_NOT_SERIALIZABLE = -32002;
+export const RESULT_NOT_SERIALIZABLE: -32002 = -32002;
 /** `-32601`: an unknown method (`data` is its name) or an unknown `system:` method. */
-export const METHOD_NOT_FOUND = -32601;
+export const METHOD_NOT_FOUND: -32601 = -32601;
 /** `-32099`: raised by this client: not connected, closed, timed out, aborted, refused locally. */
-export const CLIENT_ERROR = -32099;
+export const CLIENT_ERROR: -32099 = -32099;
 
 /**
  * What kind of client-side failure a {@link CLIENT_ERROR} reports; found in `data.kind`.
@@ -51,6 +51,7 @@ export class WslinkError extends Error {
   /** The server's `data`, as decoded; for {@link CLIENT_ERROR}, `{ kind, ... }`. */
   readonly data: unknown;
 
+  /** Makes the error from a protocol `code`, `message` and optional `data`. */
   constructor(code: number, message: string, data?: unknown, options?: ErrorOptions) {
     super(message, options);
     this.name = "WslinkError";

@@ -64,8 +64,11 @@ export interface SessionProgressEvent {
 
 /** Every event of a {@link WslinkSession}, by type. */
 export interface SessionEventMap {
+  /** The connection ended. */
   close: SessionCloseEvent;
+  /** Something went wrong that no call could be told about. */
   error: SessionErrorEvent;
+  /** A frame of a multi-frame message arrived. */
   progress: SessionProgressEvent;
 }
 

@@ -95,9 +95,12 @@ const constructorKey = Symbol("WslinkSession");
  * @example
  * ```ts
  * import { WslinkSession } from "@trame-wire/client";
+ * import { serve } from "@trame-wire/client/server";
  *
- * // A trame application started with `--port 8080`.
- * await using session = await WslinkSession.connect("ws://127.0.0.1:8080/ws");
+ * // A trame application, or here the embedded server with an `add` trigger.
+ * await using server = await serve({ port: 0, state: { counter: 0 } });
+ * server.trigger("add", (args) => (args as number[]).reduce((sum, value) => sum + value, 0));
+ * await using session = await WslinkSession.connect(server.url);
  * using _ = session.subscribe("trame.state.topic", (changes) => console.log(changes));
  * const { state } = await session.call("trame.state.get") as { state: Record<string, unknown> };
  * console.log(session.clientId, Object.keys(state));
@@ -256,7 +259,11 @@ export class WslinkSession implements AsyncDisposable {
    * @example
    * ```ts
    * import { WslinkSession } from "@trame-wire/client";
-   * await using session = await WslinkSession.connect("ws://127.0.0.1:8080/ws");
+   * import { serve } from "@trame-wire/client/server";
+   *
+   * await using server = await serve({ port: 0 });
+   * server.trigger("upload", ([pixels]) => (pixels as Uint8Array).byteLength);
+   * await using session = await WslinkSession.connect(server.url);
    * const pixels = new Float32Array([0.5, 1.5]);
    * await session.call("trame.trigger", ["upload", [pixels], {}], {}, {
    *   signal: AbortSignal.timeout(10_000),
@@ -313,7 +320,11 @@ export class WslinkSession implements AsyncDisposable {
    * @example
    * ```ts
    * import { WslinkSession } from "@trame-wire/client";
-   * await using session = await WslinkSession.connect("ws://127.0.0.1:8080/ws");
+   * import { serve } from "@trame-wire/client/server";
+   *
+   * await using server = await serve({ port: 0, state: { counter: 0 } });
+   * await using session = await WslinkSession.connect(server.url);
+   * setTimeout(() => server.state.set("counter", 1), 10); // publishes on trame.state.topic
    * for await (const changes of session.subscribe("trame.state.topic", { bufferSize: 64 })) {
    *   console.log(changes);
    *   break; // leaving the loop unsubscribes
@@ -321,6 +332,7 @@ export class WslinkSession implements AsyncDisposable {
    * ```
    */
   subscribe(topic: string, callback: (payload: unknown, topic: string) => void): Subscription;
+  /** Subscribes to `topic` as a {@link TopicStream} to iterate with `for await`. */
   subscribe(topic: string, options?: TopicStreamOptions): TopicStream;
   subscribe(
     topic: string,
@@ -351,7 +363,10 @@ export class WslinkSession implements AsyncDisposable {
    * @example
    * ```ts
    * import { WslinkSession } from "@trame-wire/client";
-   * await using session = await WslinkSession.connect("ws://127.0.0.1:8080/ws");
+   * import { serve } from "@trame-wire/client/server";
+   *
+   * await using server = await serve({ port: 0 });
+   * await using session = await WslinkSession.connect(server.url);
    * const stop = session.on("progress", ({ received, total }) => console.log(received / total));
    * session.on("error", ({ kind, error }) => console.warn(kind, error));
    * session.on("close", ({ code, reason }) => console.log("closed", code, reason));

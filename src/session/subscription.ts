@@ -89,7 +89,7 @@ export class CallbackSubscription implements Subscription, TopicSubscriber {
  * Leaving the loop (or `unsubscribe()`) unsubscribes; when the session closes, the payloads
  * already buffered are delivered and then the iteration ends.
  */
-export class TopicStream implements Subscription, TopicSubscriber, AsyncIterableIterator<unknown> {
+export class TopicStream implements Subscription, AsyncIterableIterator<unknown> {
   readonly topic: string;
   /** The buffer's capacity. */
   readonly bufferSize: number;
@@ -102,6 +102,7 @@ export class TopicStream implements Subscription, TopicSubscriber, AsyncIterable
   #dropped = 0;
   #detach: () => void;
 
+  /** Made by {@link WslinkSession.subscribe}; `detach` removes it from the session. */
   constructor(
     topic: string,
     options: TopicStreamOptions,
@@ -128,6 +129,7 @@ export class TopicStream implements Subscription, TopicSubscriber, AsyncIterable
     return this.#dropped;
   }
 
+  /** Buffers `payload` (or hands it to a waiting `next()`), applying the overflow policy. */
   deliver(payload: unknown): void {
     if (this.#ended) return;
     const waiter = this.#waiters.shift();
@@ -155,6 +157,7 @@ export class TopicStream implements Subscription, TopicSubscriber, AsyncIterable
     }
   }
 
+  /** Ends the stream: buffered payloads are still delivered, then the iteration ends. */
   end(): void {
     if (this.#ended) return;
     this.#ended = true;
@@ -168,6 +171,7 @@ export class TopicStream implements Subscription, TopicSubscriber, AsyncIterable
     this.#detach();
   }
 
+  /** The next payload, waiting for one to be published. */
   next(): Promise<IteratorResult<unknown>> {
     if (this.#buffer.length > 0) {
       return Promise.resolve({ value: this.#buffer.shift(), done: false });
@@ -189,10 +193,12 @@ export class TopicStream implements Subscription, TopicSubscriber, AsyncIterable
     return Promise.resolve({ value: undefined, done: true });
   }
 
+  /** The stream itself, for `for await`. */
   [Symbol.asyncIterator](): this {
     return this;
   }
 
+  /** Unsubscribes, for `using`. */
   [Symbol.dispose](): void {
     this.unsubscribe();
   }

@@ -65,10 +65,15 @@ export interface TrameClientEventMap {
 
 /** A trame action as `trame.actions.topic` publishes it. */
 export interface TrameAction {
+  /** The action's kind. */
   readonly type: string;
+  /** The name of the client-side object it targets, when it has one. */
   readonly ref?: string;
+  /** The method to call on it, when it has one. */
   readonly method?: string;
+  /** The method's arguments, when it has any. */
   readonly args?: unknown[];
+  /** Any other field the server sent. */
   readonly [key: string]: unknown;
 }
 
@@ -114,6 +119,8 @@ export class TrameClient<T extends Record<string, unknown> = Record<string, unkn
   #cancelReconnectWait: (() => void) | undefined;
 
   /**
+   * Makes a client; nothing is opened until {@link TrameClient.connect}.
+   *
    * @param urlOrConfig the `ws://`/`wss://` URL, or a launcher config with `sessionURL` or
    * `sessionManagerURL` (and optionally `secret`).
    */
@@ -143,7 +150,10 @@ export class TrameClient<T extends Record<string, unknown> = Record<string, unkn
   }
 
   /** Adds an event listener; returns a function that removes it. */
-  on<K extends keyof TrameClientEventMap>(type: K, listener: Listener<K>): () => void {
+  on<K extends keyof TrameClientEventMap>(
+    type: K,
+    listener: (event: TrameClientEventMap[K]) => void,
+  ): () => void {
     let listeners = this.#listeners.get(type);
     if (listeners === undefined) this.#listeners.set(type, listeners = new Set());
     const registration = (event: never) => listener(event);

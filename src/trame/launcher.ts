@@ -39,6 +39,7 @@ export class LauncherError extends Error {
   /** The HTTP status of the last reply, or `undefined` when no reply came. */
   readonly status: number | undefined;
 
+  /** Makes the error for the launcher at `url`, with the last HTTP `status` if any. */
   constructor(url: string, status: number | undefined, detail: string, options?: ErrorOptions) {
     super(`launcher ${url} failed: ${detail}`, options);
     this.name = "LauncherError";

@@ -63,6 +63,7 @@ export class StateListenerError extends Error {
   /** Every error thrown by listeners during the flush, in order. */
   readonly errors: readonly unknown[];
 
+  /** Makes the error from the listeners' errors, in order. */
   constructor(errors: readonly unknown[]) {
     super(
       `${errors.length} state change listener(s) threw: ${String(errors[0])}`,
@@ -78,6 +79,7 @@ export class StateCascadeError extends Error {
   /** The keys still pending when the flush gave up. */
   readonly pendingKeys: readonly string[];
 
+  /** Makes the error after `passes` flush passes with `pendingKeys` still changing. */
   constructor(passes: number, pendingKeys: readonly string[]) {
     super(
       `state listeners still changing ${pendingKeys.join(", ")} after ${passes} flush passes`,

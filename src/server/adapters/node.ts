@@ -31,12 +31,11 @@ interface WsModule {
   WebSocketServer: new (options: { noServer: true; maxPayload: number }) => WsServer;
 }
 
-// Kept in a variable so that type checkers and bundlers leave the optional dependency alone.
-const WS_PACKAGE = "ws";
-
 async function loadWs(): Promise<WsModule> {
   try {
-    const module = await import(WS_PACKAGE) as WsModule & { default?: WsModule };
+    // A literal specifier, so that `deno publish` can map it to the package's `ws` dependency;
+    // the optional dependency is loaded only here, on first use under Node.
+    const module = await import("ws") as unknown as WsModule & { default?: WsModule };
     return module.WebSocketServer ? module : module.default!;
   } catch (error) {
     throw new TrameServerError(
