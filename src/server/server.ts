@@ -98,6 +98,12 @@ export type ServeOptions<T extends Record<string, unknown> = Record<string, unkn
      * the client (1009). Default 512 (`WSLINK_AUTH_MSG_SIZE`).
      */
     preAuthMaxMessageSize: number;
+    /**
+     * Seconds between WebSocket pings to each client (`WSLINK_HEART_BEAT`); a client that stops
+     * answering is disconnected. 0 turns pings off. Default 30, as the reference server. Deno and
+     * Bun ping through their own idle timeout (Bun allows at most 960 s).
+     */
+    heartbeat: number;
     /** The name `trame.state.get` returns. Default `"trame"`. */
     name: string;
     /** Initial state, on top of {@link defaultTrameState}. Default `{}`. */
@@ -158,6 +164,7 @@ export class TrameServer<T extends Record<string, unknown> = Record<string, unkn
   /** The name `trame.state.get` returns. */
   readonly name: string;
   readonly #core: WslinkCore;
+  readonly #heartbeat: number;
   readonly #log: Logger;
   readonly #onExit: ServeOptions<T>["onExit"];
   readonly #triggers = new Map<string, TriggerHandler>();
@@ -184,6 +191,7 @@ export class TrameServer<T extends Record<string, unknown> = Record<string, unkn
     },
   ) {
     this.hostname = config.hostname;
+    this.#heartbeat = config.heartbeat;
     this.path = config.path;
     this.name = config.name;
     this.#log = config.log;
@@ -214,6 +222,7 @@ export class TrameServer<T extends Record<string, unknown> = Record<string, unkn
       port,
       path: this.path,
       maxFrameSize: this.#core.maxFrameSize,
+      heartbeat: this.#heartbeat,
       open: (socket, remoteAddress) => this.#core.open(socket, remoteAddress),
     });
   }
@@ -459,6 +468,7 @@ export async function serve<T extends Record<string, unknown> = Record<string, u
     validateToken: options.validateToken,
     maxMsgSize: options.maxMsgSize ?? 10_000_000,
     preAuthMaxMessageSize: options.preAuthMaxMessageSize ?? 512,
+    heartbeat: options.heartbeat ?? 30,
     name: options.name ?? "trame",
     state: options.state ?? {},
     log: options.log ?? consoleLogger,
@@ -475,6 +485,7 @@ export async function serve<T extends Record<string, unknown> = Record<string, u
   integer("port", config.port, 0, 65535);
   integer("maxMsgSize", config.maxMsgSize, 0, 0xffff_ffff);
   integer("preAuthMaxMessageSize", config.preAuthMaxMessageSize, 1, 0xffff_ffff);
+  integer("heartbeat", config.heartbeat, 0, 960);
   if (!config.path.startsWith("/")) {
     throw new TrameServerError("invalid-option", `path must start with "/", got ${config.path}`);
   }

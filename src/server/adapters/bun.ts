@@ -7,6 +7,9 @@ interface BunSocketData {
   remoteAddress?: string;
   // Frames waiting for Bun's send buffer to drain, in order.
   queue?: Uint8Array[];
+  // Whether the last ping was answered, and the timer sending the next one.
+  answered?: boolean;
+  heartbeat?: ReturnType<typeof setInterval>;
 }
 
 interface BunSocket {
@@ -14,6 +17,8 @@ interface BunSocket {
   readonly readyState: number;
   send(data: Uint8Array, compress?: boolean): number;
   getBufferedAmount(): number;
+  ping(): number;
+  terminate(): void;
   close(code?: number, reason?: string): void;
 }
 
@@ -31,6 +36,9 @@ interface BunServeOptions {
   websocket: {
     maxPayloadLength: number;
     backpressureLimit: number;
+    idleTimeout: number;
+    sendPings: boolean;
+    pong(socket: BunSocket): void;
     open(socket: BunSocket): void;
     message(socket: BunSocket, message: string | Uint8Array): void;
     drain(socket: BunSocket): void;
@@ -107,7 +115,21 @@ export const bunAdapter: Adapter = (options) => {
     websocket: {
       maxPayloadLength: Math.min(options.maxFrameSize, BUN_MAX_PAYLOAD),
       backpressureLimit,
+      // Bun's own idle timer counts in steps of 4 s; the heartbeat below keeps the cadence asked.
+      idleTimeout: 0,
+      sendPings: false,
       open(socket) {
+        if (options.heartbeat > 0) {
+          socket.data.answered = true;
+          socket.data.heartbeat = setInterval(() => {
+            if (!socket.data.answered) {
+              socket.terminate();
+              return;
+            }
+            socket.data.answered = false;
+            socket.ping();
+          }, options.heartbeat * 1000);
+        }
         socket.data.handlers = options.open({
           send(frame) {
             if (socket.readyState === 1) sendInOrder(socket, frame, backpressureLimit);
@@ -124,11 +146,15 @@ export const bunAdapter: Adapter = (options) => {
           : new Uint8Array(message.buffer, message.byteOffset, message.byteLength);
         socket.data.handlers?.message(data);
       },
+      pong(socket) {
+        socket.data.answered = true;
+      },
       drain(socket) {
         drainQueue(socket, backpressureLimit);
       },
       close(socket, code, reason) {
         socket.data.queue = undefined;
+        clearInterval(socket.data.heartbeat);
         socket.data.handlers?.close(code, reason);
       },
     },

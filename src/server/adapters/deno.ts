@@ -19,7 +19,10 @@ export const denoAdapter: Adapter = (options) => {
     }
     // Read before the upgrade: the request is gone after it.
     const remote = info.remoteAddr as Deno.NetAddr;
-    const { socket, response } = Deno.upgradeWebSocket(request);
+    // Deno pings every idleTimeout seconds and closes a socket whose pong does not come back.
+    const { socket, response } = Deno.upgradeWebSocket(request, {
+      idleTimeout: options.heartbeat,
+    });
     socket.binaryType = "arraybuffer";
     let handlers: AdapterSocketHandlers | undefined;
     socket.onopen = () => {

@@ -10,6 +10,9 @@ interface WsSocket {
   readonly readyState: number;
   send(data: Uint8Array, options: { binary: boolean }): void;
   close(code?: number, reason?: string): void;
+  ping(): void;
+  terminate(): void;
+  on(event: "pong", listener: () => void): void;
   on(event: "message", listener: (data: WsData, isBinary: boolean) => void): void;
   on(event: "close", listener: (code: number, reason: Uint8Array) => void): void;
   on(event: "error", listener: (error: Error) => void): void;
@@ -61,6 +64,22 @@ function toBytes(data: WsData): Uint8Array {
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
 
+// Pings every `seconds`; a socket that has not answered the previous ping by then is dropped.
+function startHeartbeat(ws: WsSocket, seconds: number): () => void {
+  if (seconds <= 0) return () => {};
+  let answered = true;
+  ws.on("pong", () => (answered = true));
+  const timer = setInterval(() => {
+    if (!answered) {
+      ws.terminate();
+      return;
+    }
+    answered = false;
+    ws.ping();
+  }, seconds * 1000);
+  return () => clearInterval(timer);
+}
+
 /** The Node adapter. */
 export const nodeAdapter: Adapter = async (options) => {
   const { WebSocketServer } = await loadWs();
@@ -93,7 +112,11 @@ export const nodeAdapter: Adapter = async (options) => {
       ws.on("message", (data, isBinary) => {
         handlers.message(isBinary ? toBytes(data) : new TextDecoder().decode(toBytes(data)));
       });
-      ws.on("close", (code, reason) => handlers.close(code, new TextDecoder().decode(reason)));
+      const stopHeartbeat = startHeartbeat(ws, options.heartbeat);
+      ws.on("close", (code, reason) => {
+        stopHeartbeat();
+        handlers.close(code, new TextDecoder().decode(reason));
+      });
       // `ws` closes the socket after an error (a frame over maxPayload, a protocol violation).
       ws.on("error", () => {});
     });

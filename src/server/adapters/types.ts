@@ -34,6 +34,8 @@ export interface AdapterOptions {
    * itself (`Infinity`: none). The core checks it again on every frame.
    */
   readonly maxFrameSize: number;
+  /** Seconds between pings to each client; one that stops answering is dropped. 0: no pings. */
+  readonly heartbeat: number;
   /** Called once per upgraded socket, when it is open. */
   open(socket: AdapterSocket, remoteAddress: string | undefined): AdapterSocketHandlers;
 }
