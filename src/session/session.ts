@@ -7,6 +7,7 @@ import { generateChunks } from "../codec/chunker.ts";
 import { HEADER_LENGTH } from "../codec/header.ts";
 import { createUnChunker, type UnChunker } from "../codec/unchunker.ts";
 import { createMessageCodec, type MessageCodec } from "../msgpack.ts";
+import { createEnvelopeDecoder } from "./_envelope.ts";
 import { clientError, WslinkError } from "./errors.ts";
 import {
   type SessionErrorKind,
@@ -14,7 +15,7 @@ import {
   type SessionEventMap,
   SessionEvents,
 } from "./events.ts";
-import { callId, HELLO_ID, parseMessageId } from "./ids.ts";
+import { callId, HELLO_ID, type ParsedMessageId, parseMessageId } from "./ids.ts";
 import {
   checkDuration,
   MIN_FRAME_SIZE,
@@ -112,6 +113,7 @@ export class WslinkSession implements AsyncDisposable {
   readonly #socket: WebSocket;
   readonly #options: ResolvedSessionOptions;
   readonly #codec: MessageCodec;
+  readonly #decode: (bytes: Uint8Array) => unknown;
   readonly #unchunker: UnChunker;
   readonly #events = new SessionEvents();
   readonly #pending = new Map<string, PendingCall>();
@@ -130,6 +132,8 @@ export class WslinkSession implements AsyncDisposable {
   // Call counters start at 1: the hello is message 0 of the connection (as in the reference
   // captures, whose first call after the hello is `rpc:{clientId}:1`).
   #nextCallNumber = 1;
+  #lastPublishId = "";
+  #lastPublishParsed: ParsedMessageId | undefined;
 
   /** Not for direct use: sessions come from {@link WslinkSession.connect}. */
   constructor(
@@ -143,6 +147,7 @@ export class WslinkSession implements AsyncDisposable {
     this.#url = url;
     this.#options = options;
     this.#codec = codec;
+    this.#decode = createEnvelopeDecoder(codec);
     this.#unchunker = unchunker;
     this.#frameLimit = options.maxFrameSize;
     let markSocketClosed!: () => void;
@@ -589,10 +594,18 @@ export class WslinkSession implements AsyncDisposable {
     } catch (error) {
       return this.#report("frame-refused", error);
     }
+    // A chunk of a message in several frames was copied into the message's buffer: free the
+    // frame now rather than at the next garbage collection (peak memory of large messages).
+    if (
+      data instanceof ArrayBuffer && data.byteLength >= RELEASED_FRAME_BYTES &&
+      (bytes === undefined || bytes.buffer !== data)
+    ) {
+      release(data);
+    }
     if (bytes === undefined || this.#closeInfo !== undefined) return;
     let message: unknown;
     try {
-      message = this.#codec.decode(bytes);
+      message = this.#decode(bytes);
     } catch (error) {
       return this.#report("undecodable", error);
     }
@@ -643,7 +656,12 @@ export class WslinkSession implements AsyncDisposable {
   }
 
   #publish(id: string, message: Record<string, unknown>): void {
-    const parsed = parseMessageId(id);
+    // Publish ids repeat (`publish:{topic}:0`): parse each new one once.
+    if (id !== this.#lastPublishId) {
+      this.#lastPublishId = id;
+      this.#lastPublishParsed = parseMessageId(id);
+    }
+    const parsed = this.#lastPublishParsed;
     if (parsed === undefined) {
       return this.#report(
         "protocol-violation",
@@ -653,17 +671,20 @@ export class WslinkSession implements AsyncDisposable {
     }
     const subscribers = this.#subscribers.get(parsed.name);
     if (subscribers === undefined) return;
-    for (const subscriber of [...subscribers]) {
-      try {
-        subscriber.deliver(message.result);
-      } catch (error) {
-        this.#events.emit("error", {
-          kind: "subscriber-threw",
-          error,
-          message,
-          topic: parsed.name,
-        });
-      }
+    // Subscribers added or removed by a subscriber's callback take effect from the next publish:
+    // a lone subscriber is taken before it runs, several are copied first.
+    if (subscribers.size === 1) {
+      this.#deliver(subscribers.values().next().value!, message, parsed.name);
+    } else {
+      for (const subscriber of [...subscribers]) this.#deliver(subscriber, message, parsed.name);
+    }
+  }
+
+  #deliver(subscriber: TopicSubscriber, message: Record<string, unknown>, topic: string): void {
+    try {
+      subscriber.deliver(message.result);
+    } catch (error) {
+      this.#events.emit("error", { kind: "subscriber-threw", error, message, topic });
     }
   }
 
@@ -705,6 +726,14 @@ export class WslinkSession implements AsyncDisposable {
     this.#events.emit("close", { code, reason, local });
     this.#events.clear();
   }
+}
+
+// Frames at least this large are freed as soon as their bytes were copied.
+const RELEASED_FRAME_BYTES = 64 * 1024;
+
+/** Frees an `ArrayBuffer` nothing else uses, by detaching it (where `transfer` exists). */
+function release(buffer: ArrayBuffer): void {
+  (buffer as { transfer?: (length: number) => ArrayBuffer }).transfer?.(0);
 }
 
 async function createSessionUnChunker(
