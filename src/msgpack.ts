@@ -10,6 +10,12 @@ export type MessageCodecOptions = Readonly<
      * exact. Off by default: they decode as `number`.
      */
     useBigInt64: boolean;
+    /**
+     * Largest encoder buffer kept from one message to the next; a larger one is dropped after
+     * its message. Default 1 MiB. Keeping a large one spares each large message the first touch
+     * of a fresh buffer (page faults cost more than the copy itself) at the price of its memory.
+     */
+    retainedEncoderBytes: number;
   }>
 >;
 
@@ -30,6 +36,7 @@ const RETAINED_ENCODER_BYTES = 1024 * 1024;
 /** Creates a {@link MessageCodec}. */
 export function createMessageCodec(options: MessageCodecOptions = {}): MessageCodec {
   const useBigInt64 = options.useBigInt64 ?? false;
+  const retainedEncoderBytes = options.retainedEncoderBytes ?? RETAINED_ENCODER_BYTES;
   const newEncoder = () => new Encoder({ useBigInt64, ignoreUndefined: false });
   let encoder = newEncoder();
   let lastEncodedSize = 0;
@@ -37,7 +44,7 @@ export function createMessageCodec(options: MessageCodecOptions = {}): MessageCo
   return {
     encode: (value) => {
       // The encoder keeps its largest buffer: after a large message, let that buffer go.
-      if (lastEncodedSize > RETAINED_ENCODER_BYTES) encoder = newEncoder();
+      if (lastEncodedSize > retainedEncoderBytes) encoder = newEncoder();
       const encoded = encoder.encodeSharedRef(normalizeBinaries(value));
       lastEncodedSize = encoded.byteLength;
       return encoded;

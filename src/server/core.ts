@@ -120,7 +120,8 @@ export class WslinkCore {
   readonly #config: CoreConfig;
   readonly #methods = new Map<string, RpcHandler>();
   readonly #connections = new Map<string, Connection>();
-  readonly #encoder: MessageCodec = createMessageCodec();
+  #encoder: MessageCodec = createLargeMessageCodec();
+  #releaseEncoderTimer: ReturnType<typeof setTimeout> | undefined;
   #publishQueue: QueuedPublish[] = [];
   #publishTimer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
@@ -197,6 +198,8 @@ export class WslinkCore {
    */
   async close(timeoutMs = 2000): Promise<void> {
     this.#closed = true;
+    clearTimeout(this.#releaseEncoderTimer);
+    this.#releaseEncoderTimer = undefined;
     clearTimeout(this.#publishTimer);
     this.#publishTimer = undefined;
     this.#publishQueue = [];
@@ -352,9 +355,19 @@ export class WslinkCore {
     );
   }
 
-  // Packs an envelope and cuts it into frames (copies: the encoder reuses its buffer).
+  // Packs an envelope and cuts it into frames (copies: the encoder reuses its buffer). After a
+  // large message the encoder keeps its buffer, so that the next large message is not slowed by
+  // the first touch of a fresh one; it is let go once no large message came for a while.
   #frames(envelope: unknown): Uint8Array[] {
-    return [...generateChunks(this.#encoder.encode(envelope), this.#config.maxMsgSize)];
+    const bytes = this.#encoder.encode(envelope);
+    if (bytes.byteLength > SMALL_MESSAGE_BYTES && !this.#closed) {
+      clearTimeout(this.#releaseEncoderTimer);
+      this.#releaseEncoderTimer = unref(setTimeout(() => {
+        this.#releaseEncoderTimer = undefined;
+        this.#encoder = createLargeMessageCodec();
+      }, ENCODER_RELEASE_MS));
+    }
+    return [...generateChunks(bytes, this.#config.maxMsgSize)];
   }
 
   #sendPublishes(): void {
@@ -494,6 +507,23 @@ export class Connection implements ServerClient {
     }
     await this.#core.dispatch(this, message);
   }
+}
+
+// Messages up to this size never arm the release of the encoder's buffer.
+const SMALL_MESSAGE_BYTES = 1024 * 1024;
+// How long the encoder keeps a large buffer after the last large message.
+const ENCODER_RELEASE_MS = 2_000;
+
+// A timer that does not keep the process alive (Node and Bun: `unref()`; Deno: `unrefTimer`).
+function unref<T>(timer: T): T {
+  const deno = (globalThis as { Deno?: { unrefTimer?: (id: number) => void } }).Deno;
+  if (typeof timer === "number") deno?.unrefTimer?.(timer);
+  else (timer as { unref?: () => void }).unref?.();
+  return timer;
+}
+
+function createLargeMessageCodec(): MessageCodec {
+  return createMessageCodec({ retainedEncoderBytes: 2 ** 32 });
 }
 
 // Decoding keeps no state between messages, so one decoder serves every connection.
