@@ -5,6 +5,13 @@ import { DEMO_TRIGGERS, startDemoServer } from "./demo_app.ts";
 import { formatBytes, formatRate, ProgressReporter } from "./progress.ts";
 import { WslinkSession } from "../session/session.ts";
 import { CLIENT_ERROR, WslinkError } from "../session/errors.ts";
+import {
+  measureInFlight,
+  measureLargeResults,
+  measurePublishes,
+  measureSequential,
+  type Timing,
+} from "./bench_measure.ts";
 
 /** Options of {@link runBench}. */
 export interface BenchOptions {
@@ -25,8 +32,6 @@ export interface BenchFigure {
   readonly value: number;
   readonly unit: string;
 }
-
-const TOPIC = "trame_wire.bench";
 
 /** Runs the benchmark; prints each figure as it is measured; resolves with the exit code. */
 export async function runBench(output: CliOutput, options: BenchOptions): Promise<number> {
@@ -65,41 +70,42 @@ async function measureAll(
     : () => session.call("trame.state.get");
 
   if (hasDemoTriggers && options.publishes > 0) {
-    const rate = await measurePublishes(session, options.publishes, output);
-    figures.push({ name: "publishes consumed", value: rate, unit: "msg/s" });
+    const progress = new ProgressReporter(output, `${options.publishes} publishes`);
+    const timing = await measurePublishes(
+      session,
+      options.publishes,
+      (received) => progress.update(received, options.publishes),
+    );
+    progress.finish();
+    figures.push({
+      name: "publishes consumed",
+      value: (timing.count * 1000) / timing.totalMs,
+      unit: "msg/s",
+    });
   }
   if (options.calls > 0) {
-    let started = performance.now();
-    for (let index = 0; index < options.calls; index++) await call();
-    figures.push({
-      name: "RPC round trips, sequential",
-      value: (options.calls * 1000) / (performance.now() - started),
-      unit: "calls/s",
-    });
+    const sequential = await measureSequential(options.calls, call);
+    figures.push({ name: "RPC round trips, sequential", ...perSecond(sequential, "calls/s") });
     output.out(`sequential calls done\n`);
-    started = performance.now();
-    await inFlight(options.calls, 100, call);
-    figures.push({
-      name: "RPC round trips, 100 in flight",
-      value: (options.calls * 1000) / (performance.now() - started),
-      unit: "calls/s",
-    });
+    const concurrent = await measureInFlight(options.calls, 100, call);
+    figures.push({ name: "RPC round trips, 100 in flight", ...perSecond(concurrent, "calls/s") });
     output.out(`concurrent calls done\n`);
   }
   if (hasDemoTriggers && options.sizeMiB > 0) {
     const size = options.sizeMiB * 1024 * 1024;
     const progress = new ProgressReporter(output, `${formatBytes(size)} message`);
     const stop = session.on("progress", (event) => progress.update(event.received, event.total));
-    const started = performance.now();
-    const blob = await session.call<Uint8Array>("trame.trigger", [DEMO_TRIGGERS.blob, [size], {}]);
-    const elapsed = performance.now() - started;
+    const timing = await measureLargeResults(session, 1, size);
     progress.finish();
     stop();
-    if (blob.byteLength !== size) throw new Error(`expected ${size} bytes, got ${blob.byteLength}`);
-    output.out(`large message: ${formatRate(size, elapsed)}\n`);
-    figures.push({ name: "large message", value: size / elapsed / 1e6, unit: "GB/s" });
+    output.out(`large message: ${formatRate(size, timing.ms)}\n`);
+    figures.push({ name: "large message", value: size / timing.ms / 1e6, unit: "GB/s" });
   }
   return figures;
+}
+
+function perSecond(timing: Timing, unit: string): { value: number; unit: string } {
+  return { value: (timing.count * 1000) / timing.ms, unit };
 }
 
 async function supportsDemoTriggers(session: WslinkSession): Promise<boolean> {
@@ -111,50 +117,6 @@ async function supportsDemoTriggers(session: WslinkSession): Promise<boolean> {
     if (error instanceof WslinkError && error.code !== CLIENT_ERROR) return false;
     throw error;
   }
-}
-
-async function measurePublishes(
-  session: WslinkSession,
-  count: number,
-  output: CliOutput,
-): Promise<number> {
-  const progress = new ProgressReporter(output, `${count} publishes`);
-  let received = 0;
-  let checksum = 0;
-  let done!: () => void;
-  const allReceived = new Promise<void>((resolve) => (done = resolve));
-  const subscription = session.subscribe(TOPIC, (payload) => {
-    checksum += (payload as { index: number }).index;
-    received++;
-    if ((received & 1023) === 0) progress.update(received, count);
-    if (received === count) done();
-  });
-  try {
-    const started = performance.now();
-    await session.call("trame.trigger", [DEMO_TRIGGERS.benchPublish, [count, TOPIC], {}]);
-    await allReceived;
-    const elapsed = performance.now() - started;
-    progress.update(count, count);
-    progress.finish();
-    const expected = (count * (count - 1)) / 2;
-    if (checksum !== expected) {
-      throw new Error(`publish checksum ${checksum}, expected ${expected}`);
-    }
-    return (count * 1000) / elapsed;
-  } finally {
-    subscription.unsubscribe();
-  }
-}
-
-async function inFlight(total: number, window: number, call: () => Promise<unknown>) {
-  let next = 0;
-  const worker = async () => {
-    while (next < total) {
-      next++;
-      await call();
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(window, total) }, worker));
 }
 
 function formatNumber(value: number): string {

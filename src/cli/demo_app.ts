@@ -17,6 +17,7 @@ export const DEMO_TRIGGERS = {
   blob: "blob",
   publish: "publish",
   benchPublish: "trame_wire.bench.publish",
+  benchBlob: "trame_wire.bench.blob",
 } as const;
 
 /** The largest blob the demo server makes: 1 GiB. */
@@ -81,12 +82,24 @@ export async function startDemoServer(
     if (!Number.isSafeInteger(count) || count < 0 || count > 10_000_000) {
       throw new RangeError(`count must be 0 to 10,000,000, got ${args[0]}`);
     }
+    // About 100 bytes each, like a trame state change (the envelope included).
     for (let index = 0; index < count; index++) {
-      server.publish(topic, { index, value: index * 0.5, label: "bench" }, {
+      server.publish(topic, { index, value: index * 0.5, busy: index & 1, label: "state" }, {
         clientId: client.id,
       });
     }
     return count;
+  });
+  // Returns the demo pattern of `size` bytes, made once and kept (the last size asked for), so
+  // that a benchmark of large results measures the transfer rather than making the bytes.
+  let benchBlob: Uint8Array = new Uint8Array(0);
+  server.trigger(DEMO_TRIGGERS.benchBlob, (args) => {
+    const size = Number(args[0] ?? 0);
+    if (!Number.isSafeInteger(size) || size < 0 || size > MAX_DEMO_BLOB) {
+      throw new RangeError(`blob size must be 0 to ${MAX_DEMO_BLOB}, got ${args[0]}`);
+    }
+    if (benchBlob.byteLength !== size) benchBlob = demoPattern(size);
+    return benchBlob;
   });
   return server;
 }
