@@ -200,14 +200,14 @@ export class WslinkSession implements AsyncDisposable {
       args: [{ secret: resolved.secret }],
       kwargs: {},
     });
-    const helloFrameSize = hello.byteLength + HEADER_LENGTH;
-    if (helloFrameSize > HELLO_SIZE_LIMIT) {
+    // The server limits the size the message declares in its chunk headers, header excluded.
+    if (hello.byteLength > HELLO_SIZE_LIMIT) {
       throw clientError(
         "hello-too-large",
-        `the hello would be a ${helloFrameSize}-byte frame, over the ${HELLO_SIZE_LIMIT} bytes ` +
+        `the hello would be a ${hello.byteLength}-byte message, over the ${HELLO_SIZE_LIMIT} bytes ` +
           "the reference server accepts before authentication (WSLINK_AUTH_MSG_SIZE): " +
           "use a shorter secret",
-        { size: helloFrameSize, limit: HELLO_SIZE_LIMIT },
+        { size: hello.byteLength, limit: HELLO_SIZE_LIMIT },
       );
     }
     const helloFrames = [...generateChunks(hello, resolved.maxFrameSize)];

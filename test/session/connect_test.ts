@@ -50,16 +50,17 @@ test("connect() sends the hello with the default secret and waits for the reply"
 
 test("connect() refuses locally a hello over the server's 512-byte pre-auth limit", async () => {
   const codec = createMessageCodec();
-  const frameSize = (secret: string) =>
+  const messageSize = (secret: string) =>
     codec.encode({
       wslink: "1.0",
       id: "system:c0:0",
       method: "wslink.hello",
       args: [{ secret }],
       kwargs: {},
-    }).byteLength + 12;
+    }).byteLength;
   let length = 400;
-  while (frameSize("s".repeat(length + 1)) <= 512) length++;
+  while (messageSize("s".repeat(length + 1)) <= 512) length++;
+  assert.equal(messageSize("s".repeat(length)), 512);
   const server = fakeServer();
   const fits = await WslinkSession.connect("ws://x.invalid/", {
     WebSocket: server.WebSocket,
