@@ -1,5 +1,6 @@
 // The reference captures in test/fixtures, decoded: frames as bytes, `{"$bin"}` as Uint8Array.
 import { readFileSync } from "node:fs";
+import { createMessageCodec } from "../../src/msgpack.ts";
 
 export interface TranscriptFrame {
   seq: number;
@@ -53,4 +54,24 @@ export function recorded(step: string, dir: "c2s" | "s2c"): Record<string, unkno
   return messages.filter((entry) => entry.step === step && entry.dir === dir).map((entry) =>
     entry.message
   );
+}
+
+const helloCodec = createMessageCodec();
+
+/** The size of the hello message (chunk header excluded) the session sends with `secret`. */
+export function helloMessageSize(secret: string): number {
+  return helloCodec.encode({
+    wslink: "1.0",
+    id: "system:c0:0",
+    method: "wslink.hello",
+    args: [{ secret }],
+    kwargs: {},
+  }).byteLength;
+}
+
+/** The longest secret whose hello message is at most `limit` bytes. */
+export function longestSecretWithin(limit: number): string {
+  let secret = "s";
+  while (helloMessageSize(secret + "s") <= limit) secret += "s";
+  return secret;
 }

@@ -2,8 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import process from "node:process";
 import { CLIENT_ERROR, UNAUTHORIZED, WslinkError, WslinkSession } from "../../mod.ts";
-import { createMessageCodec } from "../../src/msgpack.ts";
 import { fakeServer, type FakeSocket, fakeWebSocket } from "./_fake_socket.ts";
+import { helloMessageSize, longestSecretWithin } from "./_fixtures.ts";
 
 function isClientError(kind: string, pattern?: RegExp) {
   return (error: unknown) => {
@@ -49,29 +49,19 @@ test("connect() sends the hello with the default secret and waits for the reply"
 });
 
 test("connect() refuses locally a hello over the server's 512-byte pre-auth limit", async () => {
-  const codec = createMessageCodec();
-  const messageSize = (secret: string) =>
-    codec.encode({
-      wslink: "1.0",
-      id: "system:c0:0",
-      method: "wslink.hello",
-      args: [{ secret }],
-      kwargs: {},
-    }).byteLength;
-  let length = 400;
-  while (messageSize("s".repeat(length + 1)) <= 512) length++;
-  assert.equal(messageSize("s".repeat(length)), 512);
+  const secret = longestSecretWithin(512);
+  assert.equal(helloMessageSize(secret), 512);
   const server = fakeServer();
   const fits = await WslinkSession.connect("ws://x.invalid/", {
     WebSocket: server.WebSocket,
-    secret: "s".repeat(length),
+    secret,
   });
   await fits.close();
   let sockets = 0;
   await assert.rejects(
     WslinkSession.connect("ws://x.invalid/", {
       WebSocket: fakeWebSocket(() => sockets++),
-      secret: "s".repeat(length + 1),
+      secret: secret + "s",
     }),
     isClientError("hello-too-large", /512 bytes.*before authentication/),
   );

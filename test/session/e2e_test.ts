@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { CLIENT_ERROR, METHOD_NOT_FOUND, WslinkError, WslinkSession } from "../../mod.ts";
 import { startWslinkServer } from "./_real_server.ts";
 import { serve } from "../../src/server/mod.ts";
-import { createMessageCodec } from "../../src/msgpack.ts";
+import { longestSecretWithin } from "./_fixtures.ts";
 
 test("e2e: hello, calls, multi-frame binaries both ways, publishes, errors, close", async () => {
   const server = await startWslinkServer(1000);
@@ -82,17 +82,7 @@ test("e2e: against the embedded trame server, with frames both ways cut at its m
 });
 
 test("e2e: the largest hello the session sends is one the embedded server accepts", async () => {
-  const codec = createMessageCodec();
-  const helloSize = (secret: string) =>
-    codec.encode({
-      wslink: "1.0",
-      id: "system:c0:0",
-      method: "wslink.hello",
-      args: [{ secret }],
-      kwargs: {},
-    }).byteLength;
-  let secret = "s".repeat(400);
-  while (helloSize(secret + "s") <= 512) secret += "s";
+  const secret = longestSecretWithin(512);
   const server = await serve({ secret, log: () => {} });
   try {
     // 512 bytes exactly: within the server's pre-authentication limit, so it authenticates.
