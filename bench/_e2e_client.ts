@@ -27,6 +27,7 @@ import {
   runtimeInfo,
   type Scenario,
 } from "./_e2e_shared.ts";
+import { connectReference } from "../test/_wslink_reference.ts";
 
 const IN_FLIGHT = 100;
 // Publishes per backlog batch: about 2 MB of frames, which the socket buffers hold.
@@ -195,35 +196,9 @@ async function bareClient(url: string): Promise<BenchClient> {
   };
 }
 
-interface ReferenceSession {
-  call(method: string, args?: unknown[], kwargs?: Record<string, unknown>): Promise<unknown>;
-  subscribe(topic: string, callback: (data: unknown[]) => void): unknown;
-  unsubscribe(subscription: unknown): Promise<unknown>;
-  close(): Promise<void>;
-}
-interface ReferenceConnection {
-  connect(): ReferenceSession | null;
-  onConnectionReady(callback: () => void): void;
-  onConnectionError(callback: (error: unknown) => void): void;
-  onConnectionClose(callback: () => void): void;
-  getSession(): ReferenceSession;
-  destroy(): void;
-}
-
 // The reference: wslink 2.5.0's WebsocketConnection, driven as its own test drives it.
 async function referenceClient(url: string): Promise<BenchClient> {
-  const path = "../node_modules/wslink/src/WebsocketConnection/index.js";
-  const module = await import(path) as {
-    default: { newInstance(model: { urls: string; secret: string }): ReferenceConnection };
-  };
-  const connection = module.default.newInstance({ urls: url, secret: SECRET });
-  const ready = new Promise<void>((resolve, reject) => {
-    connection.onConnectionReady(() => resolve());
-    connection.onConnectionError((error) => reject(new Error(`connection error ${error}`)));
-  });
-  connection.connect();
-  await ready;
-  const session = connection.getSession();
+  const { connection, session } = await connectReference(url, SECRET);
   const trigger = (name: string, args: unknown[]) =>
     session.call("trame.trigger", [name, args, {}]);
   return {

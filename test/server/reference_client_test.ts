@@ -4,26 +4,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { serve } from "../../src/server/mod.ts";
 import { collectingLogger, within } from "./_client.ts";
+import { connectReference, referenceClientLoads } from "../_wslink_reference.ts";
 
-interface ReferenceSession {
-  call(method: string, args?: unknown[], kwargs?: Record<string, unknown>): Promise<unknown>;
-  subscribe(topic: string, callback: (data: unknown[]) => void): { promise: Promise<unknown> };
-  close(): Promise<void>;
-}
-interface ReferenceConnection {
-  connect(): ReferenceSession | null;
-  onConnectionReady(callback: () => void): void;
-  onConnectionError(callback: (error: unknown) => void): void;
-  onConnectionClose(callback: () => void): void;
-  getSession(): ReferenceSession;
-  destroy(): void;
-}
-interface ReferenceModule {
-  newInstance(model: { urls: string; secret: string }): ReferenceConnection;
-}
-
-const isBun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
-const skip = isBun ? false : "reference client loads only in Bun";
+const skip = referenceClientLoads ? false : "reference client loads only in Bun";
 
 test("the wslink reference client connects, calls, gets publishes and multi-frame results", {
   skip,
@@ -35,17 +18,14 @@ test("the wslink reference client connects, calls, gets publishes and multi-fram
   server.trigger("bump", () => {
     server.state.set("n", (server.state.get("n") as number) + 1);
   });
-  const path = "../../node_modules/wslink/src/WebsocketConnection/index.js";
-  const module = (await import(path)) as { default: ReferenceModule };
-  const connection = module.default.newInstance({ urls: server.url, secret: "ref-secret" });
+  let reference: Awaited<ReturnType<typeof connectReference>> | undefined;
   try {
-    const ready = new Promise<void>((resolve, reject) => {
-      connection.onConnectionReady(() => resolve());
-      connection.onConnectionError((error) => reject(new Error(`connection error ${error}`)));
-    });
-    connection.connect();
-    await within(ready, 5000, "reference client ready");
-    const session = connection.getSession();
+    reference = await within(
+      connectReference(server.url, "ref-secret"),
+      5000,
+      "reference client ready",
+    );
+    const { session } = reference;
 
     assert.equal(
       await within(session.call("trame.trigger", ["add", [2, 3, 4], {}]), 5000, "add"),
@@ -77,10 +57,13 @@ test("the wslink reference client connects, calls, gets publishes and multi-fram
       return true;
     });
   } finally {
-    const closed = new Promise<void>((resolve) => connection.onConnectionClose(() => resolve()));
-    await connection.getSession()?.close();
-    await within(closed, 5000, "reference client close");
-    connection.destroy();
+    if (reference !== undefined) {
+      const { connection } = reference;
+      const closed = new Promise<void>((resolve) => connection.onConnectionClose(() => resolve()));
+      await connection.getSession()?.close();
+      await within(closed, 5000, "reference client close");
+      connection.destroy();
+    }
     await server.close();
   }
 });
