@@ -1,11 +1,15 @@
 // `trame-wire bench`: throughput of publishes, RPC round trips and large messages.
-import type { CliOutput } from "./main.ts";
-import { connecting, EXIT_CODES } from "./failures.ts";
+import type { CliOutput } from "./cli.ts";
+import { EXIT_CODES, NotFoundError } from "./failures.ts";
+import { withSession } from "./connection.ts";
+import { Watchdog } from "./deadline.ts";
 import { DEMO_TRIGGERS, startDemoServer } from "./demo_app.ts";
-import { formatBytes, formatRate, ProgressReporter } from "./progress.ts";
-import { WslinkSession } from "../session/session.ts";
-import { CLIENT_ERROR, WslinkError } from "../session/errors.ts";
+import { formatBytes, formatCount, ProgressReporter } from "./progress.ts";
+import type { WslinkSession } from "../session/session.ts";
+import { METHOD_NOT_FOUND, WslinkError } from "../session/errors.ts";
 import {
+  addCall,
+  BENCH_TOPIC,
   measureInFlight,
   measureLargeResults,
   measurePublishes,
@@ -18,12 +22,17 @@ export interface BenchOptions {
   /** The server to measure; the embedded one (in this process) when undefined. */
   readonly url?: string;
   readonly secret?: string;
-  /** How many small publishes to consume. */
+  /** How many small publishes to consume (0: none). */
   readonly publishes: number;
   /** How many RPC round trips, in each of the two modes. */
   readonly calls: number;
-  /** Size of the large message, in MiB. */
+  /** Size of the large message, in MiB (0: none). */
   readonly sizeMiB: number;
+  /**
+   * Limit, in ms, of connecting, of each call, and of the silence while publishes or the large
+   * message arrive.
+   */
+  readonly timeout: number;
 }
 
 /** One measured figure. */
@@ -39,15 +48,11 @@ export async function runBench(output: CliOutput, options: BenchOptions): Promis
   const url = options.url ?? embedded!.url;
   try {
     output.out(`benchmarking ${url}${embedded ? " (embedded server, same process)" : ""}\n`);
-    const session = await connecting(url, WslinkSession.connect(url, { secret: options.secret }));
-    try {
-      const figures = await measureAll(session, options, output);
-      output.out("\nresults:\n");
-      for (const figure of figures) {
-        output.out(`  ${figure.name.padEnd(34)} ${formatNumber(figure.value)} ${figure.unit}\n`);
-      }
-    } finally {
-      await session.close();
+    const settings = { url, secret: options.secret, timeout: options.timeout };
+    const figures = await withSession(settings, (session) => measureAll(session, options, output));
+    output.out("\nresults:\n");
+    for (const figure of figures) {
+      output.out(`  ${figure.name.padEnd(34)} ${formatNumber(figure.value)} ${figure.unit}\n`);
     }
   } finally {
     await embedded?.close();
@@ -61,61 +66,98 @@ async function measureAll(
   output: CliOutput,
 ): Promise<BenchFigure[]> {
   const figures: BenchFigure[] = [];
-  const hasDemoTriggers = await supportsDemoTriggers(session);
-  if (!hasDemoTriggers) {
-    output.out("this server has no trame-wire bench triggers: measuring RPC round trips only\n");
-  }
-  const call = hasDemoTriggers
-    ? () => session.call("trame.trigger", [DEMO_TRIGGERS.add, [1, 2], {}])
-    : () => session.call("trame.state.get");
+  // Publishes and the large message need the triggers of `trame-wire serve`; calls alone do not.
+  const callsOnly = options.publishes === 0 && options.sizeMiB === 0;
+  if (!callsOnly) await checkBenchTriggers(session, options.url);
+  const call = callsOnly ? () => session.call("trame.state.get") : () => addCall(session);
+  output.out(
+    callsOnly
+      ? "measuring RPC round trips with trame.state.get\n"
+      : "measuring with the bench triggers of trame-wire serve\n",
+  );
 
-  if (hasDemoTriggers && options.publishes > 0) {
-    const progress = new ProgressReporter(output, `${options.publishes} publishes`);
+  if (options.publishes > 0) {
+    const progress = new ProgressReporter(output, "publishes", { noun: "publishes" });
     const timing = await measurePublishes(
       session,
       options.publishes,
       (received) => progress.update(received, options.publishes),
+      0,
+      options.timeout,
     );
     progress.finish();
     figures.push({
       name: "publishes consumed",
       value: (timing.count * 1000) / timing.totalMs,
-      unit: "msg/s",
+      unit: "publishes/s",
     });
   }
   if (options.calls > 0) {
     const sequential = await measureSequential(options.calls, call);
     figures.push({ name: "RPC round trips, sequential", ...perSecond(sequential, "calls/s") });
-    output.out(`sequential calls done\n`);
+    output.out(`${formatCount(options.calls)} sequential calls done\n`);
     const concurrent = await measureInFlight(options.calls, 100, call);
     figures.push({ name: "RPC round trips, 100 in flight", ...perSecond(concurrent, "calls/s") });
-    output.out(`concurrent calls done\n`);
+    output.out(`${formatCount(options.calls)} calls, 100 in flight, done\n`);
   }
-  if (hasDemoTriggers && options.sizeMiB > 0) {
+  if (options.sizeMiB > 0) {
     const size = options.sizeMiB * 1024 * 1024;
     const progress = new ProgressReporter(output, `${formatBytes(size)} message`);
-    const stop = session.on("progress", (event) => progress.update(event.received, event.total));
-    const timing = await measureLargeResults(session, 1, size);
-    progress.finish();
-    stop();
-    output.out(`large message: ${formatRate(size, timing.ms)}\n`);
-    figures.push({ name: "large message", value: size / timing.ms / 1e6, unit: "GB/s" });
+    // The whole message may take long; what may not is a silence as long as the timeout.
+    const watchdog = new Watchdog(options.timeout, "the large message");
+    const stop = session.on("progress", (event) => {
+      watchdog.touch();
+      progress.update(event.received, event.total);
+    });
+    try {
+      const timing = await watchdog.guard(
+        measureLargeResults(session, 1, size, { timeout: 0, signal: watchdog.signal }),
+      );
+      progress.finish();
+      figures.push({
+        name: "large message",
+        value: size / MIB / (timing.ms / 1000),
+        unit: "MiB/s",
+      });
+    } finally {
+      watchdog.stop();
+      stop();
+    }
   }
   return figures;
 }
+
+const MIB = 1024 * 1024;
 
 function perSecond(timing: Timing, unit: string): { value: number; unit: string } {
   return { value: (timing.count * 1000) / timing.ms, unit };
 }
 
-async function supportsDemoTriggers(session: WslinkSession): Promise<boolean> {
+/**
+ * Asks for zero publishes: `trame-wire serve` answers 0, trame answers null for a trigger it does
+ * not have, and a server without trame has no `trame.trigger` at all.
+ */
+async function checkBenchTriggers(session: WslinkSession, url: string | undefined): Promise<void> {
+  const advice = "bench the URL of `trame-wire serve` (or no URL for the embedded server), " +
+    "or add --calls-only to measure RPC round trips alone";
+  let answer: unknown;
   try {
-    await session.call("trame.trigger", [DEMO_TRIGGERS.add, [1, 2], {}]);
-    return true;
+    answer = await session.call("trame.trigger", [
+      DEMO_TRIGGERS.benchPublish,
+      [0, BENCH_TOPIC],
+      {},
+    ]);
   } catch (error) {
-    // The server answered with an error of its own: the method or trigger is not there.
-    if (error instanceof WslinkError && error.code !== CLIENT_ERROR) return false;
+    if (error instanceof WslinkError && error.code === METHOD_NOT_FOUND) {
+      throw new NotFoundError(`${url} is not a trame server (it has no trame.trigger): ${advice}`);
+    }
     throw error;
+  }
+  if (answer !== 0) {
+    throw new NotFoundError(
+      `${url} lacks the bench triggers of trame-wire serve (its trigger ` +
+        `${DEMO_TRIGGERS.benchPublish} answered ${JSON.stringify(answer)}): ${advice}`,
+    );
   }
 }
 

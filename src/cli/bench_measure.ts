@@ -1,7 +1,8 @@
 // The measuring code of `trame-wire bench` and of the end-to-end matrix (bench/e2e.ts): each
 // function times one workload on a connected session against a server with the demo triggers.
-import type { WslinkSession } from "../session/session.ts";
+import type { CallOptions, WslinkSession } from "../session/session.ts";
 import { DEMO_TRIGGERS } from "./demo_app.ts";
+import { Watchdog } from "./deadline.ts";
 
 /** The topic the publish workload uses. */
 export const BENCH_TOPIC = "trame_wire.bench";
@@ -31,12 +32,18 @@ export interface Timing {
  * has packed every publish by then and sends them right after), so the publishes pile up in the
  * socket buffers and are then consumed from a backlog: the time measures the client alone, not
  * the pace at which the server hands frames to its socket.
+ *
+ * With `idleTimeout`, the wait (trigger call included) fails with a -32099 `timeout` error once
+ * about that many ms pass without a publish; without it, the trigger call has the session's timeout.
+ * A server whose trigger does not answer `count` (trame answers null for a missing trigger)
+ * fails at once rather than leaving the wait for publishes that will never come.
  */
 export async function measurePublishes(
   session: WslinkSession,
   count: number,
   onProgress: (received: number) => void = () => {},
   backlogMs = 0,
+  idleTimeout = 0,
 ): Promise<PublishTiming> {
   let received = 0;
   let checksum = 0;
@@ -44,7 +51,9 @@ export async function measurePublishes(
   let last = 0;
   let done!: () => void;
   const allReceived = new Promise<void>((resolve) => (done = resolve));
+  const watchdog = idleTimeout > 0 ? new Watchdog(idleTimeout, "the publishes") : undefined;
   const subscription = session.subscribe(BENCH_TOPIC, (payload) => {
+    watchdog?.touch();
     if (received === 0) first = performance.now();
     checksum += (payload as { index: number }).index;
     received++;
@@ -54,11 +63,26 @@ export async function measurePublishes(
       done();
     }
   });
+  const guarded = <T>(work: Promise<T>) => watchdog?.guard(work) ?? work;
   try {
     const started = performance.now();
-    await session.call("trame.trigger", [DEMO_TRIGGERS.benchPublish, [count, BENCH_TOPIC], {}]);
+    // Under a watchdog, the call may take as long as the publishes keep coming.
+    const callOptions = watchdog ? { timeout: 0, signal: watchdog.signal } : {};
+    const answer = await guarded(
+      session.call(
+        "trame.trigger",
+        [DEMO_TRIGGERS.benchPublish, [count, BENCH_TOPIC], {}],
+        {},
+        callOptions,
+      ),
+    );
+    if (answer !== count) {
+      throw new Error(
+        `${DEMO_TRIGGERS.benchPublish} answered ${JSON.stringify(answer)} instead of ${count}`,
+      );
+    }
     holdEventLoop(backlogMs);
-    if (count > 0) await allReceived;
+    if (count > 0) await guarded(allReceived);
     else first = last = performance.now();
     onProgress(received);
     const expected = (count * (count - 1)) / 2;
@@ -67,6 +91,7 @@ export async function measurePublishes(
     }
     return { count, totalMs: last - started, consumeMs: last - first };
   } finally {
+    watchdog?.stop();
     subscription.unsubscribe();
   }
 }
@@ -122,15 +147,22 @@ export function checkBenchBlob(bytes: unknown, size: number): void {
 /**
  * Times `count` results of `size` bytes each (the demo pattern, made once by the server and sent
  * again for every call), one call at a time; each result is checked and then dropped.
+ * `callOptions` apply to each call.
  */
 export async function measureLargeResults(
   session: WslinkSession,
   count: number,
   size: number,
+  callOptions: CallOptions = {},
 ): Promise<Timing> {
   const started = performance.now();
   for (let index = 0; index < count; index++) {
-    const blob = await session.call("trame.trigger", [DEMO_TRIGGERS.benchBlob, [size], {}]);
+    const blob = await session.call(
+      "trame.trigger",
+      [DEMO_TRIGGERS.benchBlob, [size], {}],
+      {},
+      callOptions,
+    );
     checkBenchBlob(blob, size);
   }
   return { count, ms: performance.now() - started };

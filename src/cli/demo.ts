@@ -1,7 +1,10 @@
 // `trame-wire demo`: the whole library at work against the embedded server, in one run.
-import type { CliOutput } from "./main.ts";
+import type { CliOutput } from "./cli.ts";
 import { EXIT_CODES } from "./failures.ts";
+import { webSocketClass } from "./connection.ts";
+import process from "node:process";
 import { DEMO_TRIGGERS, type DemoState, isDemoPattern, startDemoServer } from "./demo_app.ts";
+import type { TrameServer } from "../server/mod.ts";
 import { formatBytes, formatRate, ProgressReporter } from "./progress.ts";
 import { TrameClient } from "../trame/client.ts";
 import { WslinkError } from "../session/errors.ts";
@@ -15,14 +18,52 @@ export interface DemoOptions {
 /** Runs the demo; resolves with the exit code (0 when every step did what it should). */
 export async function runDemo(output: CliOutput, options: DemoOptions): Promise<number> {
   const say = (text: string) => output.out(text + "\n");
+  say(`trame-wire demo on ${runtimeName()}`);
+  // try/finally rather than `await using`: the npm package's JavaScript runs on Node 20, which
+  // has no Symbol.asyncDispose.
+  const server = await startDemoServer({ log: () => {} });
+  try {
+    say(`embedded trame server listening on ${server.url}`);
+    // Nothing here may take long: a step that hangs fails the demo instead.
+    const client = new TrameClient<DemoState>(server.url, {
+      session: {
+        helloTimeout: STEP_TIMEOUT_MS,
+        callTimeout: STEP_TIMEOUT_MS,
+        WebSocket: await webSocketClass(),
+      },
+    });
+    try {
+      await client.connect();
+      await showEverything(client, server, say, output, options);
+    } finally {
+      await client.disconnect();
+    }
+  } finally {
+    await server.close();
+  }
+  say("\ndemo finished: every step worked");
+  return EXIT_CODES.ok;
+}
+
+// The longest any step of the demo may take (the large transfer included), in milliseconds.
+const STEP_TIMEOUT_MS = 120_000;
+
+/** The runtime running this: `Node 24.9.0`, `Bun 1.4.5`, `Deno 2.9.6`. */
+export function runtimeName(): string {
+  const runtime = globalThis as { Deno?: { version: { deno: string } }; Bun?: { version: string } };
+  if (runtime.Deno !== undefined) return `Deno ${runtime.Deno.version.deno}`;
+  if (runtime.Bun !== undefined) return `Bun ${runtime.Bun.version}`;
+  return `Node ${process.versions.node}`;
+}
+
+async function showEverything(
+  client: TrameClient<DemoState>,
+  server: TrameServer<DemoState>,
+  say: (text: string) => void,
+  output: CliOutput,
+  options: DemoOptions,
+): Promise<void> {
   const step = (title: string) => say(`\n== ${title}`);
-
-  await using server = await startDemoServer({ log: () => {} });
-  say(`embedded trame server listening on ${server.url}`);
-
-  const client = new TrameClient<DemoState>(server.url);
-  await using _disconnect = { [Symbol.asyncDispose]: () => client.disconnect() };
-  await client.connect();
   say(
     `client connected as ${client.session.clientId} (frames up to ${client.session.maxMsgSize} bytes)`,
   );
@@ -105,9 +146,6 @@ export async function runDemo(output: CliOutput, options: DemoOptions): Promise<
     `  received ${formatBytes(blob.byteLength)} intact in ${elapsed.toFixed(0)} ms: ` +
       `${formatRate(blob.byteLength, elapsed)}`,
   );
-
-  say("\ndemo finished: every step worked");
-  return EXIT_CODES.ok;
 }
 
 function expect(condition: boolean, failure: string): asserts condition {

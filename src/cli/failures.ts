@@ -13,7 +13,13 @@ export const EXIT_CODES = Object.freeze({
   authenticationFailed: 5,
   serverError: 6,
   timeout: 7,
+  notFound: 8,
 });
+
+/** The exit codes as `--help` and the README list them. */
+export const EXIT_CODE_HELP = `Exit codes: 0 ok, 1 other failure, 2 usage, 3 bad URL,
+            4 connection refused or lost, 5 authentication failed, 6 server error,
+            7 timeout, 8 not found (a state key, the bench triggers)`;
 
 /** A connection that could not be established (refused, dropped during the handshake). */
 export class ConnectionFailedError extends Error {
@@ -21,6 +27,22 @@ export class ConnectionFailedError extends Error {
     const detail = cause instanceof Error ? cause.message : String(cause);
     super(`cannot connect to ${url}: ${detail}`, { cause });
     this.name = "ConnectionFailedError";
+  }
+}
+
+/** The connection ended while the command still needed it. */
+export class ConnectionLostError extends Error {
+  constructor(url: string, detail: string) {
+    super(`lost the connection to ${url}: ${detail}`);
+    this.name = "ConnectionLostError";
+  }
+}
+
+/** The server lacks what the command was asked to use (a state key, the bench's triggers). */
+export class NotFoundError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "NotFoundError";
   }
 }
 
@@ -44,13 +66,19 @@ function kindOf(error: WslinkError): unknown {
 export function exitCodeOf(error: unknown): number {
   if (error instanceof UsageError) return EXIT_CODES.usage;
   if (error instanceof Error && error.name === "BadUrlError") return EXIT_CODES.badUrl;
-  if (error instanceof ConnectionFailedError || error instanceof LauncherError) {
+  if (
+    error instanceof ConnectionFailedError || error instanceof ConnectionLostError ||
+    error instanceof LauncherError
+  ) {
     return EXIT_CODES.connectionRefused;
   }
+  if (error instanceof NotFoundError) return EXIT_CODES.notFound;
   if (error instanceof WslinkError) {
     if (error.code === UNAUTHORIZED) return EXIT_CODES.authenticationFailed;
     if (error.code === CLIENT_ERROR) {
-      return kindOf(error) === "timeout" ? EXIT_CODES.timeout : EXIT_CODES.failure;
+      const kind = kindOf(error);
+      if (kind === "timeout") return EXIT_CODES.timeout;
+      return kind === "closed" ? EXIT_CODES.connectionRefused : EXIT_CODES.failure;
     }
     return EXIT_CODES.serverError;
   }

@@ -26,21 +26,43 @@ export function formatRate(bytes: number, milliseconds: number): string {
   return `${formatBytes((bytes * 1000) / milliseconds)}/s`;
 }
 
+/** Formats a count for people: `100,000`. */
+export function formatCount(count: number): string {
+  return Math.round(count).toLocaleString("en-US");
+}
+
+/** What a progress reporter counts: bytes, or items of which `noun` is the plural. */
+export type ProgressUnit = { readonly bytes: true } | { readonly noun: string };
+
+// `9.5 MiB of 64.0 MiB`, `45,056 of 100,000 publishes`.
+function portion(unit: ProgressUnit, received: number, total: number): string {
+  if ("bytes" in unit) return `${formatBytes(received)} of ${formatBytes(total)}`;
+  return `${formatCount(received)} of ${formatCount(total)} ${unit.noun}`;
+}
+
+function rate(unit: ProgressUnit, value: number, milliseconds: number): string {
+  if ("bytes" in unit) return formatRate(value, milliseconds);
+  return milliseconds <= 0 ? "n/a" : `${formatCount((value * 1000) / milliseconds)}/s`;
+}
+
 /**
- * Reports progress of one transfer. On a terminal it redraws one line at most every 50 ms;
- * elsewhere it prints a line at each quarter, so logs stay short.
+ * Reports progress of one transfer, in bytes or in items. On a terminal it redraws one line at
+ * most every 50 ms; elsewhere it prints a line when a quarter is passed (with the exact
+ * percentage of the amount it shows), so logs stay short.
  */
 export class ProgressReporter {
   #sink: ProgressSink;
   #label: string;
+  #unit: ProgressUnit;
   #started = performance.now();
   #lastDraw = 0;
   #lastQuarter = -1;
   #finished = false;
 
-  constructor(sink: ProgressSink, label: string) {
+  constructor(sink: ProgressSink, label: string, unit: ProgressUnit = { bytes: true }) {
     this.#sink = sink;
     this.#label = label;
+    this.#unit = unit;
   }
 
   update(received: number, total: number): void {
@@ -53,8 +75,8 @@ export class ProgressReporter {
       const filled = Math.round(fraction * BAR_WIDTH);
       const bar = "#".repeat(filled) + "-".repeat(BAR_WIDTH - filled);
       this.#sink.out(
-        `\r${this.#label} [${bar}] ${(fraction * 100).toFixed(0).padStart(3)}% ` +
-          `${formatBytes(received)} / ${formatBytes(total)} ${formatRate(received, elapsed)}   `,
+        `\r${this.#label} [${bar}] ${percent(fraction)} ` +
+          `${portion(this.#unit, received, total)} ${rate(this.#unit, received, elapsed)}   `,
       );
       return;
     }
@@ -62,8 +84,8 @@ export class ProgressReporter {
     if (quarter === this.#lastQuarter) return;
     this.#lastQuarter = quarter;
     this.#sink.out(
-      `${this.#label}: ${(quarter * 25).toString().padStart(3)}% ` +
-        `(${formatBytes(received)} of ${formatBytes(total)})\n`,
+      `${this.#label}: ${percent(fraction)} ` +
+        `(${portion(this.#unit, received, total)})\n`,
     );
   }
 
@@ -74,4 +96,9 @@ export class ProgressReporter {
     this.#finished = true;
     return elapsed;
   }
+}
+
+// Rounded down, so that 100% means all of it.
+function percent(fraction: number): string {
+  return `${Math.floor(fraction * 100).toString().padStart(3)}%`;
 }

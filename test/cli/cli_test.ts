@@ -4,8 +4,10 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createServer, type Socket } from "node:net";
 import process from "node:process";
+import { readFileSync } from "node:fs";
 import { startDemoServer } from "../../src/cli/demo_app.ts";
-import { EXIT_CODES } from "../../src/cli/failures.ts";
+import { EXIT_CODE_HELP, EXIT_CODES } from "../../src/cli/failures.ts";
+import { serve, type TrameServer } from "../../src/server/mod.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 const isDeno = "Deno" in globalThis;
@@ -15,6 +17,8 @@ interface Run {
   signal: string | null;
   stdout: string;
   stderr: string;
+  /** From spawning the command to its exit, in milliseconds. */
+  ms: number;
 }
 
 interface RunOptions {
@@ -27,6 +31,7 @@ interface RunOptions {
 // Runs the CLI with the same runtime that runs this test.
 function runCli(args: string[], options: RunOptions = {}): Promise<Run> {
   const runtimeArgs = isDeno ? ["run", "-A", "src/cli/main.ts"] : ["src/cli/main.ts"];
+  const started = performance.now();
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...runtimeArgs, ...args], {
       cwd: root,
@@ -56,7 +61,7 @@ function runCli(args: string[], options: RunOptions = {}): Promise<Run> {
     });
     child.on("close", (code, signal) => {
       clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
+      resolve({ code, signal, stdout, stderr, ms: performance.now() - started });
     });
   });
 }
@@ -66,6 +71,12 @@ function runCli(args: string[], options: RunOptions = {}): Promise<Run> {
 function assertExitedAfterSignal(run: Run): void {
   if (isDeno && run.code === null && run.signal === "SIGINT") return;
   assert.equal(run.code, 0, `${run.signal} ${run.stderr}`);
+}
+
+// An expected failure is one line on standard error: no stack trace.
+function assertOneLine(text: string): void {
+  assert.equal(text.trim().split("\n").length, 1, text);
+  assert.doesNotMatch(text, /^\s+at /m);
 }
 
 async function withDemoServer(
@@ -86,7 +97,16 @@ test("trame-wire --help lists the commands and the exit codes", async () => {
   for (const command of ["demo", "serve", "state", "watch", "set", "call", "bench"]) {
     assert.match(run.stdout, new RegExp(`^  ${command}`, "m"));
   }
-  assert.match(run.stdout, /5 authentication failed/);
+  assert.ok(run.stdout.includes(EXIT_CODE_HELP + "\n"), run.stdout);
+  for (const code of Object.values(EXIT_CODES)) {
+    assert.match(EXIT_CODE_HELP, new RegExp(`\\b${code} [a-z]`));
+  }
+});
+
+test("the README lists the same exit codes as --help", () => {
+  const readme = readFileSync(new URL("README.md", `file://${root}`), "utf8");
+  const normalize = (text: string) => text.replace(/\s+/g, " ").trim();
+  assert.ok(normalize(readme).includes(normalize(EXIT_CODE_HELP)), "README exit codes");
 });
 
 test("trame-wire with an unknown command or option exits 2 with one line", async () => {
@@ -245,6 +265,7 @@ test("trame-wire demo runs every step to completion on its own", async () => {
   const run = await runCli(["demo"], { timeout: 60_000 });
   assert.equal(run.code, 0, run.stderr);
   const steps = [
+    /^trame-wire demo on (Node|Bun|Deno) \d+\.\d+\.\d+\n/,
     /counter = 0\n\s+greeting = "hello from the server"\n\s+resolution = 6/,
     /the server now has resolution = 12/,
     /onChange saw greeting = "hello from the server, changed"/,
@@ -260,16 +281,170 @@ test("trame-wire demo runs every step to completion on its own", async () => {
 });
 
 test("trame-wire bench measures publishes, round trips and a large message", async () => {
-  const run = await runCli(["bench", "--publishes", "3000", "--calls", "300", "--size", "4"], {
+  const run = await runCli(["bench", "--publishes", "3000", "--calls", "300", "--size", "24"], {
     timeout: 60_000,
   });
   assert.equal(run.code, 0, run.stderr);
   for (
     const figure of [
-      /publishes consumed\s+[\d,.]+ msg\/s/,
+      /publishes consumed\s+[\d,.]+ publishes\/s/,
       /RPC round trips, sequential\s+[\d,.]+ calls\/s/,
       /RPC round trips, 100 in flight\s+[\d,.]+ calls\/s/,
-      /large message\s+[\d,.]+ GB\/s/,
+      /large message\s+[\d,.]+ MiB\/s/,
     ]
   ) assert.match(run.stdout, figure);
+  // Off a terminal: a few lines, in the units of what they count, percentages that match.
+  assert.match(run.stdout, /^publishes: 100% \(3,000 of 3,000 publishes\)$/m);
+  // 24 MiB arrive in three frames of at most 10 MB: a line per quarter passed, the last at 100%.
+  assert.match(run.stdout, /^24\.0 MiB message: 100% \(24\.0 MiB of 24\.0 MiB\)$/m);
+  assert.doesNotMatch(run.stdout, /GB|KiB\/s.*publishes|publishes.*B of/);
+  const lines = [...run.stdout.matchAll(/: +(\d+)% \(([\d.]+) MiB of ([\d.]+) MiB\)/g)];
+  assert.ok(lines.length >= 2, run.stdout);
+  for (const line of lines) {
+    const [, percent, received, total] = line.map(Number);
+    // The amounts are rounded to 0.1 MiB: the percentage is within what that rounding allows.
+    assert.ok(Math.abs(percent - (100 * received) / total) <= 1, line[0]);
+  }
+});
+
+/** A trame server of its own: the demo's `add`, no bench triggers, plus `extra` triggers. */
+type CounterServer = TrameServer<{ counter: number }>;
+
+async function withPlainServer(
+  body: (url: string, server: CounterServer) => Promise<void>,
+  extra: Record<string, (args: unknown[]) => unknown> = {},
+): Promise<void> {
+  const server = await serve({ port: 0, state: { counter: 1 }, log: () => {} });
+  server.trigger("add", (args) => (args as number[]).reduce((sum, value) => sum + value, 0));
+  for (const [name, handler] of Object.entries(extra)) server.trigger(name, handler);
+  try {
+    await body(server.url, server);
+  } finally {
+    await server.close();
+  }
+}
+
+test("trame-wire bench against a server without its triggers exits 8 and says what to do", async () => {
+  // As against a trame app: `add` exists, the bench trigger answers null (trame's missing trigger).
+  await withPlainServer(async (url) => {
+    const run = await runCli(["bench", url, "--timeout", "5000"]);
+    assert.equal(run.code, EXIT_CODES.notFound, run.stderr);
+    assert.match(run.stderr, /lacks the bench triggers of trame-wire serve/);
+    assert.match(run.stderr, /answered null/);
+    assert.match(run.stderr, /--calls-only/);
+    assertOneLine(run.stderr);
+  });
+});
+
+test("trame-wire bench --calls-only measures round trips against any trame server", async () => {
+  await withPlainServer(async (url) => {
+    const run = await runCli(["bench", url, "--calls-only", "--calls", "200"]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /RPC round trips, sequential\s+[\d,.]+ calls\/s/);
+    assert.match(run.stdout, /RPC round trips, 100 in flight\s+[\d,.]+ calls\/s/);
+    assert.doesNotMatch(run.stdout, /publishes consumed|large message/);
+  });
+});
+
+test("trame-wire bench gives up when the publishes stop coming (exit 7)", async () => {
+  // Its publish trigger accepts the work and then sends nothing.
+  await withPlainServer(async (url) => {
+    const run = await runCli([
+      "bench",
+      url,
+      ...["--publishes", "50", "--calls", "0", "--size", "0", "--timeout", "400"],
+    ]);
+    assert.equal(run.code, EXIT_CODES.timeout, run.stderr);
+    assert.match(run.stderr, /^trame-wire: the publishes: nothing arrived for 400 ms\n$/);
+  }, { "trame_wire.bench.publish": (args) => args[0] });
+});
+
+test("trame-wire call exits 7 when its timeout fires, not when the server finishes", async () => {
+  let finish = () => {};
+  const slow = () => new Promise((resolve) => (finish = () => resolve("late")));
+  await withPlainServer(async (url) => {
+    try {
+      const run = await runCli(["call", url, "sleep", "[60]", "--timeout", "300"]);
+      assert.equal(run.code, EXIT_CODES.timeout, run.stderr);
+      assert.equal(
+        run.stderr,
+        'trame-wire: trigger "sleep" got no answer within 300 ms (raise --timeout to wait longer)\n',
+      );
+      // The trigger is still running: the command did not wait for it (nor for its goodbye).
+      assert.ok(run.ms < 20_000, `took ${run.ms} ms`);
+    } finally {
+      finish();
+    }
+  }, { sleep: slow });
+});
+
+test("trame-wire call of a trigger that answers null says what null can mean", async () => {
+  await withPlainServer(async (url) => {
+    const run = await runCli(["call", url, "nope"]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stdout, "null\n");
+    assert.match(run.stderr, /trigger "nope" answered null: .*no such trigger/);
+    assertOneLine(run.stderr);
+  });
+});
+
+test("trame-wire state with a key the state does not have exits 8", async () => {
+  await withPlainServer(async (url) => {
+    const run = await runCli(["state", url, "counter", "nope"]);
+    assert.equal(run.code, EXIT_CODES.notFound, run.stderr);
+    assert.equal(run.stdout, "counter  1\n");
+    assert.equal(run.stderr, 'trame-wire: the state has no key "nope"\n');
+    const none = await runCli(["state", url, "nope", "neither"]);
+    assert.equal(none.code, EXIT_CODES.notFound);
+    assert.equal(none.stdout, "");
+    assert.equal(none.stderr, 'trame-wire: the state has no keys "nope", "neither"\n');
+  });
+});
+
+test("trame-wire watch says so when the server goes away and exits 4", async () => {
+  await withPlainServer(async (url, server) => {
+    let closing: Promise<void> | undefined;
+    const run = await runCli(["watch", url, "counter"], {
+      onStdout: (output) => {
+        if (closing === undefined && output.includes("counter  1")) closing = server.close();
+      },
+    });
+    await closing;
+    assert.equal(run.code, EXIT_CODES.connectionRefused, run.stderr);
+    assert.equal(run.stdout, "counter  1\n");
+    assert.match(
+      run.stderr,
+      /^trame-wire: lost the connection to ws:.*: the server closed the connection \(1001/,
+    );
+    assertOneLine(run.stderr);
+  });
+});
+
+test("trame-wire watch --reconnect follows a server that comes back", async () => {
+  const first = await serve({ port: 0, state: { counter: 1 }, log: () => {} });
+  const port = first.port;
+  let second: CounterServer | undefined;
+  let phase = "first";
+  const run = await runCli(["watch", first.url, "counter", "--reconnect"], {
+    onStdout: (output, signal) => {
+      if (phase === "first" && output.includes("counter  1")) {
+        phase = "restarting";
+        // The same port, a new server whose counter differs: the watcher prints the difference.
+        void first.close().then(async () => {
+          second = await serve({ port, state: { counter: 5 }, log: () => {} });
+          phase = "second";
+        });
+      }
+      if (/counter = 5\n/.test(output) && phase === "second") {
+        phase = "changing";
+        second!.state.set("counter", 6);
+      }
+      if (/counter = 6\n/.test(output)) signal("SIGINT");
+    },
+  });
+  await second?.close();
+  assertExitedAfterSignal(run);
+  assert.match(run.stdout, /^counter {2}1\n\S+ counter = 5\n\S+ counter = 6\n$/);
+  assert.match(run.stderr, /connection lost .*reconnecting in \d+ ms/);
+  assert.match(run.stderr, /reconnected after \d+ attempt/);
 });
