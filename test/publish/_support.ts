@@ -1,5 +1,7 @@
 // Helpers of the publishing tests: run a command to completion and collect its output.
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import process from "node:process";
 
 /** The repository root, as a path. */
@@ -45,4 +47,21 @@ export function run(
 /** A failure message that shows what the command printed. */
 export function explain(result: Run): string {
   return `exit ${result.code}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`;
+}
+
+/**
+ * The machine's own Node (the first `node` on PATH outside any node_modules/.bin) when it is
+ * older than 22, as the suite's Node 24 is not: for the tests of what an older Node gets.
+ * Undefined when there is none.
+ */
+export function olderSystemNode(): { path: string; version: string } | undefined {
+  for (const directory of (process.env.PATH ?? "").split(":")) {
+    if (directory === "" || /node_modules\/\.bin\/?$/.test(directory)) continue;
+    const path = join(directory, "node");
+    if (!existsSync(path)) continue;
+    const version = spawnSync(path, ["--version"], { encoding: "utf8" }).stdout?.trim() ?? "";
+    const major = Number(version.match(/^v(\d+)\./)?.[1]);
+    return major < 22 ? { path, version } : undefined;
+  }
+  return undefined;
 }

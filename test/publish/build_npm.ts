@@ -20,6 +20,13 @@ const root = new URL("../../", import.meta.url).pathname;
 /** Where the package is built. */
 export const outDir: string = join(root, "build", "npm");
 
+/**
+ * The Node versions the built package runs on: compiled JavaScript needs no type stripping, and
+ * Node 20 and 21 (no global WebSocket) connect through the optional `ws` package
+ * (npm_test.ts runs it on the system's Node 20 where there is one).
+ */
+export const NPM_NODE_ENGINES = ">=20";
+
 /** The export map of the built package: JavaScript and types for each subpath of deno.json. */
 export const npmExports: Record<string, { types: string; default: string }> = {
   ".": { types: "./mod.d.ts", default: "./mod.js" },
@@ -82,13 +89,15 @@ export function buildNpm(): string {
     exports: npmExports,
     types: "./mod.d.ts",
     bin: { "trame-wire": "./src/cli/main.js" },
-    files: ["**/*.js", "**/*.d.ts", "README.md"],
-    engines: source.engines,
+    files: ["**/*.js", "**/*.d.ts", "README.md", "LICENSE"],
+    engines: { node: NPM_NODE_ENGINES },
     dependencies: source.dependencies,
     optionalDependencies: source.optionalDependencies,
   };
   writeFileSync(join(outDir, "package.json"), JSON.stringify(manifest, null, 2) + "\n");
-  writeFileSync(join(outDir, "README.md"), readFileSync(join(root, "README.md")));
+  for (const file of ["README.md", "LICENSE"]) {
+    writeFileSync(join(outDir, file), readFileSync(join(root, file)));
+  }
   return outDir;
 }
 

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { buildNpm } from "./build_npm.ts";
-import { explain, root, run } from "./_support.ts";
+import { explain, olderSystemNode, root, run } from "./_support.ts";
 
 const skip = "Deno" in globalThis
   ? "the npm package is for Node and Bun; Deno uses the sources through JSR (jsr_test.ts)"
@@ -82,6 +82,9 @@ test("the packed package has both exports with types, the WASM bytes and the bin
     assert.ok(existsSync(join(home, entry.default)), entry.default);
   }
   assert.ok(existsSync(join(home, "src", "codec", "_wasm_bytes.js")));
+  assert.match(readFileSync(join(home, "LICENSE"), "utf8"), /^MIT License\n/);
+  assert.equal(manifest.engines.node, ">=20");
+  assert.equal(manifest.private, undefined);
   assert.deepEqual(Object.keys(manifest.dependencies), ["@msgpack/msgpack"]);
   assert.deepEqual(Object.keys(manifest.optionalDependencies), ["ws"]);
   const cli = readFileSync(join(home, manifest.bin["trame-wire"]), "utf8");
@@ -114,6 +117,56 @@ test("the installed trame-wire bin answers --help", { skip }, async () => {
   });
   assert.equal(result.code, 0, explain(result));
   assert.match(result.stdout, /^Usage: trame-wire <command>/m);
+});
+
+// Node 20 and 21 have no global WebSocket: a program passes the `ws` package's, the command
+// finds it by itself. Run with the machine's own Node when it is one of those (once, under Node).
+const oldNode = olderSystemNode();
+const skipOldNode = skip ||
+  ("Bun" in globalThis && "runs the system's Node: once per suite, under Node") ||
+  (oldNode === undefined && "no Node older than 22 on PATH");
+
+test("the installed package runs on the system's older Node, given ws's WebSocket", {
+  skip: skipOldNode,
+}, async () => {
+  const scratch = await install();
+  writeFileSync(
+    join(scratch, "consumer_ws.mjs"),
+    CONSUMER.replace("(args as number[])", "args").replace("<{ counter: number }>", "")
+      .replace(
+        'import { serve } from "@trame-wire/client/server";',
+        'import { serve } from "@trame-wire/client/server";\nimport { WebSocket } from "ws";',
+      )
+      .replace(
+        "new TrameClient(server.url)",
+        "new TrameClient(server.url, { session: { WebSocket } })",
+      ),
+  );
+  const result = await run(oldNode!.path, ["consumer_ws.mjs"], { cwd: scratch, timeout: 60_000 });
+  assert.equal(result.code, 0, explain(result));
+  assert.deepEqual(JSON.parse(result.stdout.trim().split("\n").at(-1)!), {
+    counter: 1,
+    sum: 3,
+    serverCounter: 2,
+    error: "function",
+  });
+});
+
+test("the installed trame-wire command runs its demo on the system's older Node", {
+  skip: skipOldNode,
+}, async () => {
+  const scratch = await install();
+  const main = join(scratch, "node_modules", "@trame-wire", "client", "src", "cli", "main.js");
+  const result = await run(oldNode!.path, [main, "demo", "--size", "4"], {
+    cwd: scratch,
+    timeout: 60_000,
+  });
+  assert.equal(result.code, 0, explain(result));
+  assert.match(
+    result.stdout,
+    new RegExp(`^trame-wire demo on Node ${oldNode!.version.slice(1)}$`, "m"),
+  );
+  assert.match(result.stdout, /demo finished: every step worked\n$/);
 });
 
 test("the declarations type-check in a strict consumer (tsc, no lib check skipped)", {
