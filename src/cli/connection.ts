@@ -124,34 +124,34 @@ export async function releaseSession(session: WslinkSession, succeeded: boolean)
  * Runs `body` with a connected client and releases it afterwards, gracefully when `body`
  * succeeded.
  */
-export async function withClient<R>(
+export function withClient<R>(
   settings: ConnectionSettings,
   output: CliOutput,
   body: (client: TrameClient) => Promise<R>,
 ): Promise<R> {
-  const client = await openClient(settings, output);
-  let succeeded = false;
-  try {
-    const result = await body(client);
-    succeeded = true;
-    return result;
-  } finally {
-    await releaseClient(client, succeeded);
-  }
+  return holding(openClient(settings, output), releaseClient, body);
 }
 
 /** Runs `body` with a connected raw session and releases it afterwards. */
-export async function withSession<R>(
+export function withSession<R>(
   settings: ConnectionSettings,
   body: (session: WslinkSession) => Promise<R>,
 ): Promise<R> {
-  const session = await openSession(settings);
+  return holding(openSession(settings), releaseSession, body);
+}
+
+async function holding<T, R>(
+  opening: Promise<T>,
+  release: (connection: T, succeeded: boolean) => Promise<void>,
+  body: (connection: T) => Promise<R>,
+): Promise<R> {
+  const connection = await opening;
   let succeeded = false;
   try {
-    const result = await body(session);
+    const result = await body(connection);
     succeeded = true;
     return result;
   } finally {
-    await releaseSession(session, succeeded);
+    await release(connection, succeeded);
   }
 }
