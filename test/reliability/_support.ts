@@ -1,6 +1,7 @@
 // Helpers of the reliability tests: unhandled-rejection watch, a timer census, typed-error checks.
 import assert from "node:assert/strict";
 import { WslinkError } from "../../mod.ts";
+export { withTimerCensus } from "../_support.ts";
 
 interface ProcessLike {
   on(event: string, listener: (reason: unknown) => void): void;
@@ -24,47 +25,6 @@ export async function noUnhandledRejections<T>(body: () => Promise<T>): Promise<
   } finally {
     process?.off("unhandledRejection", listener);
   }
-}
-
-/**
- * Counts the timers created through the global setTimeout and not yet fired or cleared, while
- * `body` runs; `body` gets a function returning the current count.
- */
-export async function withTimerCensus<T>(body: (live: () => number) => Promise<T>): Promise<T> {
-  const realSet = globalThis.setTimeout;
-  const realClear = globalThis.clearTimeout;
-  const live = new Set<unknown>();
-  const wrappedSet = ((callback: (...args: unknown[]) => void, ms?: number, ...args: unknown[]) => {
-    const handle: unknown = realSet(
-      (...inner: unknown[]) => {
-        live.delete(key(handle));
-        callback(...inner);
-      },
-      ms,
-      ...args,
-    );
-    live.add(key(handle));
-    return handle;
-  }) as typeof setTimeout;
-  const wrappedClear = ((handle?: unknown) => {
-    if (handle !== undefined && handle !== null) live.delete(key(handle));
-    realClear(handle as Parameters<typeof clearTimeout>[0]);
-  }) as typeof clearTimeout;
-  globalThis.setTimeout = wrappedSet;
-  globalThis.clearTimeout = wrappedClear;
-  try {
-    return await body(() => live.size);
-  } finally {
-    globalThis.setTimeout = realSet;
-    globalThis.clearTimeout = realClear;
-  }
-}
-
-// Node's Timeout objects convert to a number id ([Symbol.toPrimitive]); Deno and Bun use numbers.
-function key(handle: unknown): unknown {
-  return typeof handle === "object" && handle !== null && Symbol.toPrimitive in handle
-    ? Number(handle)
-    : handle;
 }
 
 /** Asserts `error` is a WslinkError -32099 whose `data.kind` is `kind`. */

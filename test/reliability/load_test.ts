@@ -4,46 +4,15 @@
 // RELIABILITY_PUBLISHES lowers it for quick local runs.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import {
-  ChunkError,
-  encodeHeader,
-  type SessionErrorEvent,
-  type WebSocketConstructor,
-  WslinkSession,
-} from "../../mod.ts";
+import { ChunkError, encodeHeader, type SessionErrorEvent, WslinkSession } from "../../mod.ts";
 import { quietServer, waitFor, within } from "../trame/_client_support.ts";
 import { hostileServer } from "./_hostile_server.ts";
 import { noUnhandledRejections } from "./_support.ts";
+import { recordingWire } from "../_support.ts";
 
 /** The order-sensitive running checksum both ends compute over the published values. */
 export function checksumStep(sum: number, value: number): number {
   return (Math.imul(sum, 31) + value) >>> 0;
-}
-
-/**
- * The runtime's WebSocket, counting the calls on the wire: every frame sent (one per small
- * message) less every frame received. Against a server that answers each call with one frame,
- * this is how many calls the session has outstanding at that moment.
- */
-function countingWebSocket(): {
-  WebSocket: WebSocketConstructor;
-  outstanding(): number;
-  max(): number;
-} {
-  let outstanding = 0;
-  let max = 0;
-  class CountingWebSocket extends WebSocket {
-    constructor(url: string | URL, protocols?: string | string[]) {
-      super(url, protocols);
-      // Added before the session's own listener: the count drops before the call settles.
-      this.addEventListener("message", () => outstanding--);
-    }
-    override send(data: Parameters<WebSocket["send"]>[0]): void {
-      max = Math.max(max, ++outstanding);
-      super.send(data);
-    }
-  }
-  return { WebSocket: CountingWebSocket, outstanding: () => outstanding, max: () => max };
 }
 
 test("100,000 calls with 1,000 in flight: every result matched to its call, none lost or doubled", async () => {
@@ -54,7 +23,7 @@ test("100,000 calls with 1,000 in flight: every result matched to its call, none
       handled++;
       return args;
     });
-    const wire = countingWebSocket();
+    const wire = recordingWire();
     const session = await WslinkSession.connect(server.url, {
       callTimeout: 30_000,
       WebSocket: wire.WebSocket,
@@ -72,9 +41,10 @@ test("100,000 calls with 1,000 in flight: every result matched to its call, none
         }
       };
       await within(Promise.all(Array.from({ length: 1_000 }, worker)), 60_000, "100,000 calls");
-      // The session really had 1,000 calls sent and unanswered at once (not fewer, queued).
-      assert.equal(wire.max(), 1_000);
-      assert.equal(wire.outstanding(), 0);
+      // The session really had 1,000 calls sent and unanswered at once (not fewer, queued):
+      // each call and each reply is one frame here.
+      assert.equal(wire.maxOutstanding, 1_000);
+      assert.equal(wire.received - 1, total, "one reply per call, after the hello's");
       assert.equal(handled, total);
       assert.ok(seen.every((count) => count === 1), "every call answered exactly once");
     } finally {
