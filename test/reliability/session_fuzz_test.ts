@@ -5,6 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
   ChunkError,
+  encodeHeader,
   generateChunks,
   type SessionErrorEvent,
   WslinkError,
@@ -12,6 +13,7 @@ import {
 } from "../../mod.ts";
 import { createMessageCodec } from "../../src/msgpack.ts";
 import { fakeServer, type Peer } from "../session/_fake_socket.ts";
+import { hostileServer } from "./_hostile_server.ts";
 import { prng } from "./_codec_fuzz.ts";
 import { noUnhandledRejections } from "./_support.ts";
 
@@ -205,5 +207,74 @@ test("wrong types in id, result and error of a reply reject that call with a typ
     peer.send({ wslink: "1.0", id: server.received.at(-1)!.id, result: null, error: null });
     assert.equal(await odd, null);
     await session.close();
+  });
+});
+
+// A frame whose chunk header lies (a total smaller than its content, an offset past the total, a
+// total of up to 4 GiB, an empty chunk), with random ids so that a later one may overlap or
+// contradict a pending message; or, one time in four, an honest header over bytes that are not
+// msgpack (0xc1 is never used).
+function malformedFrame(random: () => number): Uint8Array {
+  const int = (n: number) => Math.floor(random() * n);
+  const content = int(64);
+  const honest = int(4) === 0;
+  const total = honest
+    ? content + 1
+    : [0, Math.max(0, content - 1), int(content + 1), 0xffff_ffff, 2 ** 30 + int(1000)][int(5)];
+  const offset = honest ? 0 : [0, total, int(total + 10), 0xffff_fff0 + int(16)][int(4)];
+  const frame = new Uint8Array(12 + (honest ? content + 1 : content));
+  encodeHeader(int(8) === 0 ? 1 + int(4) : int(2 ** 32), offset, total, frame);
+  for (let index = 12; index < frame.length; index++) frame[index] = int(256);
+  if (honest) frame[12] = 0xc1;
+  return frame;
+}
+
+test("a hostile server on a real socket: malformed, text and lying frames give only events and typed rejections", async () => {
+  await noUnhandledRejections(async () => {
+    for (const seed of [21, 22, 23]) {
+      const random = prng(seed);
+      const pendingIds: string[] = [];
+      let real = 0;
+      const server = await hostileServer((message, peer) => {
+        if (message.method === "slow") pendingIds.push(String(message.id));
+        else if (message.method === "real") peer.reply(message.id, ++real);
+        else if (message.method === "fuzz") {
+          for (let round = 0; round < 100; round++) {
+            peer.connection.send(
+              round % 3 === 2 ? malformedFrame(random) : hostileFrame(random, pendingIds),
+            );
+          }
+          peer.reply(message.id, "fuzzed");
+        }
+      });
+      try {
+        const session = await WslinkSession.connect(server.url);
+        const events: SessionErrorEvent[] = [];
+        session.on("error", (event) => events.push(event));
+        // The "slow" calls are left to the hostile frames, which may answer them, or wrongly.
+        const calls: Promise<PromiseSettledResult<unknown>[]>[] = [];
+        for (let batch = 0; batch < 3; batch++) {
+          calls.push(Promise.allSettled([session.call("slow", [batch], {}, { timeout: 2_000 })]));
+          assert.equal(await session.call("fuzz", [], {}, { timeout: 5_000 }), "fuzzed");
+        }
+        // The session survived all of it: a real call goes through.
+        assert.equal(await session.call("real", [], {}, { timeout: 5_000 }), 1);
+        assert.equal(session.closed, false);
+        const kinds = new Set<string>(events.map((event) => event.kind));
+        for (const kind of kinds) assert.ok(KINDS.has(kind), `unexpected kind ${kind}`);
+        for (const kind of ["text-frame", "frame-refused", "undecodable"]) {
+          assert.ok(kinds.has(kind), `seed ${seed}: no ${kind} event in ${[...kinds]}`);
+        }
+        assert.ok(events.length > 100, `seed ${seed}: only ${events.length} error events`);
+        await session.close();
+        for (const [outcome] of await Promise.all(calls)) {
+          if (outcome.status === "rejected") {
+            assert.ok(outcome.reason instanceof WslinkError, String(outcome.reason));
+          }
+        }
+      } finally {
+        await server.close();
+      }
+    }
   });
 });

@@ -7,7 +7,8 @@ import { reassembler } from "./_fake_socket.ts";
 
 /** The server end of one connection. */
 export interface ServerConnection {
-  send(frame: Uint8Array): void;
+  /** Sends a binary frame, or a text frame for a string. */
+  send(frame: Uint8Array | string): void;
   close(code?: number, reason?: string): void;
 }
 
@@ -72,7 +73,7 @@ interface DenoServerSocket {
   binaryType: string;
   onopen: (() => void) | null;
   onmessage: ((event: MessageEvent) => void) | null;
-  send(data: Uint8Array): void;
+  send(data: Uint8Array | string): void;
   close(code?: number, reason?: string): void;
 }
 
@@ -123,7 +124,7 @@ function denoTransport(deno: NonNullable<RuntimeGlobals["Deno"]>): Transport {
 }
 
 interface BunSocket {
-  send(data: Uint8Array): void;
+  send(data: Uint8Array | string): void;
   close(code?: number, reason?: string): void;
 }
 
