@@ -2,8 +2,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import WebSocket from "ws";
-import { serve } from "../../src/server/mod.ts";
+import { detectRuntime, serve } from "../../src/server/mod.ts";
 import { within } from "../_support.ts";
+import { waitFor } from "../trame/_client_support.ts";
 
 test("the server pings its clients every `heartbeat` seconds", async () => {
   const server = await serve({ heartbeat: 1, log: () => {} });
@@ -55,6 +56,59 @@ test("a client that stops answering pings is disconnected, and the others are no
   } finally {
     silent.close();
     healthy.close();
+    await server.close();
+  }
+});
+
+// The default is 30 s, as the reference server's. Waiting for it would take a minute, so this
+// looks at the timer each runtime's adapter arms for a client, and runs it by hand where it can.
+test("by default the server pings every 30 s and drops a client that stopped answering", async () => {
+  if (detectRuntime() === "deno") {
+    // Deno pings from its own native timer, set by upgradeWebSocket's idleTimeout (seconds).
+    const deno = (globalThis as unknown as {
+      Deno: { upgradeWebSocket(request: Request, options?: { idleTimeout?: number }): unknown };
+    }).Deno;
+    const upgrade = deno.upgradeWebSocket;
+    const idleTimeouts: unknown[] = [];
+    deno.upgradeWebSocket = (request, options) => {
+      idleTimeouts.push(options?.idleTimeout);
+      return upgrade.call(deno, request, options);
+    };
+    const server = await serve({ log: () => {} });
+    const socket = new WebSocket(server.url);
+    try {
+      await within(new Promise((resolve) => socket.on("open", resolve)), 5_000, "open");
+      assert.deepEqual(idleTimeouts, [30]);
+    } finally {
+      deno.upgradeWebSocket = upgrade;
+      socket.close();
+      await server.close();
+    }
+    return;
+  }
+  // Bun and Node ping from an interval per client: catch it, check its period, and run it.
+  const realSetInterval = globalThis.setInterval;
+  const intervals: { ms: number | undefined; tick: () => void }[] = [];
+  globalThis.setInterval = ((tick: () => void, ms?: number) => {
+    intervals.push({ ms, tick });
+    return realSetInterval(tick, ms);
+  }) as typeof setInterval;
+  const server = await serve({ log: () => {} });
+  const silent = new WebSocket(server.url, { autoPong: false });
+  try {
+    await within(new Promise((resolve) => silent.on("open", resolve)), 5_000, "open");
+    await waitFor(() => intervals.length > 0, 5_000, "the client's interval");
+    const heartbeats = intervals.filter((interval) => interval.ms === 30_000);
+    assert.equal(heartbeats.length, 1, `intervals armed: ${intervals.map((i) => i.ms)}`);
+    const pinged = new Promise((resolve) => silent.on("ping", resolve));
+    const closed = new Promise((resolve) => silent.on("close", resolve));
+    heartbeats[0].tick(); // 30 s later: a ping
+    await within(pinged, 5_000, "a ping");
+    heartbeats[0].tick(); // 60 s later: no pong came back, the client is dropped
+    await within(closed, 5_000, "the silent client dropped");
+  } finally {
+    globalThis.setInterval = realSetInterval;
+    silent.close();
     await server.close();
   }
 });
