@@ -5,6 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { TrameClient, WslinkSession } from "../../mod.ts";
+import type { TrameServer } from "../../src/server/mod.ts";
 import { quietServer, waitFor, within } from "../trame/_client_support.ts";
 import { recordingWire, withTimerCensus } from "../_support.ts";
 import { assertClientError, noUnhandledRejections } from "./_support.ts";
@@ -34,43 +35,36 @@ async function assertAllClosed(outcomes: Promise<PromiseSettledResult<unknown>[]
   }
 }
 
-test("the server dropping a session with calls under timeouts leaves no timer", async () => {
-  await counted(async (live) => {
-    const { server } = await quietServer();
-    server.register("never", () => new Promise(() => {}));
-    try {
-      const session = await WslinkSession.connect(server.url, { callTimeout: 45_000 });
-      const calls = unansweredCalls(session);
-      assert.ok(live() >= 41, `the census sees the calls' timers: ${live()}`);
-      await waitFor(() => server.clients.length === 1, 2_000, "the server knowing the client");
-      server.clients[0].close(4000, "dropped");
-      await assertAllClosed(calls);
-      assert.equal(session.closed, true);
-      // Both ends are done with the connection: nothing of it may still be armed.
-      await waitFor(() => live() === 0, 2_000, "every timer fired or cleared");
-    } finally {
-      await server.close();
-    }
-    assert.equal(live(), 0);
-  });
-});
+// The two ways a connection ends under the calls: the server drops it, or the session closes.
+const endings: [string, (server: TrameServer, session: WslinkSession) => Promise<void>][] = [
+  ["the server dropping", async (server) => {
+    await waitFor(() => server.clients.length === 1, 2_000, "the server knowing the client");
+    server.clients[0].close(4000, "dropped");
+  }],
+  ["closing", (_, session) => session.close()],
+];
 
-test("closing a session with calls under timeouts leaves no timer", async () => {
-  await counted(async (live) => {
-    const { server } = await quietServer();
-    server.register("never", () => new Promise(() => {}));
-    try {
-      const session = await WslinkSession.connect(server.url, { callTimeout: 45_000 });
-      const calls = unansweredCalls(session);
-      assert.ok(live() >= 41, `the census sees the calls' timers: ${live()}`);
-      await session.close();
-      await assertAllClosed(calls);
-      await waitFor(() => live() === 0, 2_000, "every timer fired or cleared");
-    } finally {
-      await server.close();
-    }
+for (const [ending, end] of endings) {
+  test(`${ending} a session with calls under timeouts leaves no timer`, async () => {
+    await counted(async (live) => {
+      const { server } = await quietServer();
+      server.register("never", () => new Promise(() => {}));
+      try {
+        const session = await WslinkSession.connect(server.url, { callTimeout: 45_000 });
+        const calls = unansweredCalls(session);
+        assert.ok(live() >= 41, `the census sees the calls' timers: ${live()}`);
+        await end(server, session);
+        await assertAllClosed(calls);
+        assert.equal(session.closed, true);
+        // Both ends are done with the connection: nothing of it may still be armed.
+        await waitFor(() => live() === 0, 2_000, "every timer fired or cleared");
+      } finally {
+        await server.close();
+      }
+      assert.equal(live(), 0);
+    });
   });
-});
+}
 
 test("a connection dropped while an upload waits on bufferedAmount leaves no timer", async () => {
   await counted(async (live) => {
