@@ -50,19 +50,22 @@ export type {
   UnChunkerOptions,
 } from "./src/codec/unchunker.ts";
 export { WslinkSession } from "./src/session/session.ts";
-export type { CallOptions } from "./src/session/session.ts";
-export type { WebSocketConstructor, WslinkSessionOptions } from "./src/session/options.ts";
+export type {
+  CallOptions,
+  WebSocketConstructor,
+  WslinkSessionOptions,
+} from "./src/session/options.ts";
 export {
   CLIENT_ERROR,
   EXCEPTION_RAISED,
   METHOD_NOT_FOUND,
   RESULT_NOT_SERIALIZABLE,
   UNAUTHORIZED,
-  WslinkError,
-} from "./src/session/errors.ts";
+} from "./src/protocol/error_codes.ts";
+export { WslinkError } from "./src/session/errors.ts";
 export type { ClientErrorKind } from "./src/session/errors.ts";
-export { parseMessageId } from "./src/session/ids.ts";
-export type { ParsedMessageId } from "./src/session/ids.ts";
+export { parseMessageId } from "./src/protocol/ids.ts";
+export type { ParsedMessageId } from "./src/protocol/ids.ts";
 export { TopicStream } from "./src/session/subscription.ts";
 export type {
   OverflowPolicy,

@@ -6,7 +6,7 @@
 import process from "node:process";
 import { generateChunks } from "../src/codec/chunker.ts";
 import { HEADER_LENGTH } from "../src/codec/header.ts";
-import { createMessageCodec } from "../src/msgpack.ts";
+import { createMessageCodec } from "../src/protocol/msgpack.ts";
 import { WslinkSession } from "../src/session/session.ts";
 import { DEMO_TRIGGERS } from "../src/cli/demo_app.ts";
 import {

@@ -16,6 +16,7 @@ import {
   measureSequential,
   type Timing,
 } from "./bench_measure.ts";
+import { TRAME_METHODS } from "../trame/protocol.ts";
 
 /** Options of {@link runBench}. */
 export interface BenchOptions {
@@ -69,7 +70,7 @@ async function measureAll(
   // Publishes and the large message need the triggers of `trame-wire serve`; calls alone do not.
   const callsOnly = options.publishes === 0 && options.sizeMiB === 0;
   if (!callsOnly) await checkBenchTriggers(session, options.url);
-  const call = callsOnly ? () => session.call("trame.state.get") : () => addCall(session);
+  const call = callsOnly ? () => session.call(TRAME_METHODS.stateGet) : () => addCall(session);
   output.out(
     callsOnly
       ? "measuring RPC round trips with trame.state.get\n"
@@ -142,7 +143,7 @@ async function checkBenchTriggers(session: WslinkSession, url: string | undefine
     "or add --calls-only to measure RPC round trips alone";
   let answer: unknown;
   try {
-    answer = await session.call("trame.trigger", [
+    answer = await session.call(TRAME_METHODS.trigger, [
       DEMO_TRIGGERS.benchPublish,
       [0, BENCH_TOPIC],
       {},

@@ -1,8 +1,10 @@
 // The measuring code of `trame-wire bench` and of the end-to-end matrix (bench/e2e.ts): each
 // function times one workload on a connected session against a server with the demo triggers.
-import type { CallOptions, WslinkSession } from "../session/session.ts";
+import type { CallOptions } from "../session/options.ts";
+import type { WslinkSession } from "../session/session.ts";
 import { DEMO_TRIGGERS } from "./demo_app.ts";
 import { Watchdog } from "./deadline.ts";
+import { TRAME_METHODS } from "../trame/protocol.ts";
 
 /** The topic the publish workload uses. */
 export const BENCH_TOPIC = "trame_wire.bench";
@@ -70,7 +72,7 @@ export async function measurePublishes(
     const callOptions = watchdog ? { timeout: 0, signal: watchdog.signal } : {};
     const answer = await guarded(
       session.call(
-        "trame.trigger",
+        TRAME_METHODS.trigger,
         [DEMO_TRIGGERS.benchPublish, [count, BENCH_TOPIC], {}],
         {},
         callOptions,
@@ -98,7 +100,7 @@ export async function measurePublishes(
 
 /** The round trip the RPC workloads repeat: `add(1, 2)`, checked. */
 export async function addCall(session: WslinkSession): Promise<void> {
-  const sum = await session.call("trame.trigger", [DEMO_TRIGGERS.add, [1, 2], {}]);
+  const sum = await session.call(TRAME_METHODS.trigger, [DEMO_TRIGGERS.add, [1, 2], {}]);
   if (sum !== 3) throw new Error(`add(1, 2) returned ${String(sum)}`);
 }
 
@@ -158,7 +160,7 @@ export async function measureLargeResults(
   const started = performance.now();
   for (let index = 0; index < count; index++) {
     const blob = await session.call(
-      "trame.trigger",
+      TRAME_METHODS.trigger,
       [DEMO_TRIGGERS.benchBlob, [size], {}],
       {},
       callOptions,

@@ -35,6 +35,7 @@ import { startDemoServer } from "./demo_app.ts";
 import type { TrameClient } from "../trame/client.ts";
 import { deepEqual } from "../trame/state.ts";
 import { clientError, WslinkError } from "../session/errors.ts";
+import { STATE_TOPIC } from "../trame/protocol.ts";
 
 /** Where commands write; swapped in tests. */
 export interface CliOutput {
@@ -310,7 +311,7 @@ class StateWatcher {
   // Prints every publish of the current session; `onLost` hears when the server ended it.
   #subscribe(onLost: ((detail: string) => void) | undefined): void {
     const session = this.#client.session;
-    session.subscribe("trame.state.topic", (payload) => {
+    session.subscribe(STATE_TOPIC, (payload) => {
       this.#show(pick(payload as Record<string, unknown>, this.#keys));
     });
     if (onLost === undefined) return;

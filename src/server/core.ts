@@ -6,35 +6,46 @@
  * @module
  */
 import { ChunkError } from "../codec/chunk_error.ts";
-import { generateChunks } from "../codec/chunker.ts";
-import { createUnChunker, type UnChunker } from "../codec/unchunker.ts";
-import { createMessageCodec, type MessageCodec } from "../msgpack.ts";
-import { isPlainObject, pythonExceptionRepr, pythonTruthy, traceOf } from "./_python.ts";
+import type { UnChunker } from "../codec/unchunker.ts";
+import { AUTHENTICATED_MAX_MESSAGE_SIZE, MESSAGE_OVERHEAD } from "../protocol/defaults.ts";
+import {
+  errorEnvelope,
+  HELLO_METHOD,
+  isMap,
+  readRequest,
+  resultEnvelope,
+  type WireError,
+} from "../protocol/envelope.ts";
+import {
+  EXCEPTION_RAISED,
+  METHOD_NOT_FOUND,
+  RESULT_NOT_SERIALIZABLE,
+  UNAUTHORIZED,
+} from "../protocol/error_codes.ts";
+import { createFrameUnChunker, FrameEncoder } from "../protocol/frames.ts";
+import { messageIdType, publishId } from "../protocol/ids.ts";
+import { createMessageCodec } from "../protocol/msgpack.ts";
+import { waitAtMost } from "../util/timers.ts";
+import { pythonExceptionRepr, pythonTruthy, traceOf } from "./_python_repr.ts";
 import { TrameServerError } from "./errors.ts";
 import type { AdapterSocket, AdapterSocketHandlers } from "./adapters/types.ts";
 
 /** Error codes the reference server sends, by meaning. */
 export const WSLINK_ERRORS: Readonly<{
-  authentication: -32000;
-  exception: -32001;
-  resultSerialization: -32002;
-  methodNotFound: -32601;
+  authentication: typeof UNAUTHORIZED;
+  exception: typeof EXCEPTION_RAISED;
+  resultSerialization: typeof RESULT_NOT_SERIALIZABLE;
+  methodNotFound: typeof METHOD_NOT_FOUND;
 }> = Object.freeze({
   /** Wrong secret, or a call before authentication. */
-  authentication: -32000,
+  authentication: UNAUTHORIZED,
   /** The method raised. */
-  exception: -32001,
+  exception: EXCEPTION_RAISED,
   /** The result cannot be packed with msgpack. */
-  resultSerialization: -32002,
+  resultSerialization: RESULT_NOT_SERIALIZABLE,
   /** Unknown method (RPC or system). */
-  methodNotFound: -32601,
+  methodNotFound: METHOD_NOT_FOUND,
 });
-
-/** Size the reference server allows a message to declare after authentication: 4 GiB. */
-const AUTHENTICATED_MAX_MESSAGE_SIZE = 0xffff_ffff;
-
-/** Added to `maxMsgSize` to get the largest frame accepted, as `WSLINK_MSG_OVERHEAD`. */
-export const MESSAGE_OVERHEAD = 4096;
 
 /** WebSocket close codes the server uses. */
 export const CLOSE_CODES: Readonly<{
@@ -120,8 +131,7 @@ export class WslinkCore {
   readonly #config: CoreConfig;
   readonly #methods = new Map<string, RpcHandler>();
   readonly #connections = new Map<string, Connection>();
-  #encoder: MessageCodec = createLargeMessageCodec();
-  #releaseEncoderTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #encoder = new FrameEncoder();
   #publishQueue: QueuedPublish[] = [];
   #publishTimer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
@@ -166,7 +176,7 @@ export class WslinkCore {
       (options.clientId === undefined || connection.id === options.clientId) &&
       connection.id !== options.skipClientId
     );
-    const frames = this.#frames({ wslink: "1.0", id: `publish:${topic}:0`, result: data });
+    const frames = this.#frames(resultEnvelope(publishId(topic), data));
     if (targets.length === 0) return;
     this.#publishQueue.push({ frames, targets });
     this.#publishTimer ??= setTimeout(() => this.#sendPublishes(), 0);
@@ -198,8 +208,7 @@ export class WslinkCore {
    */
   async close(timeoutMs = 2000): Promise<void> {
     this.#closed = true;
-    clearTimeout(this.#releaseEncoderTimer);
-    this.#releaseEncoderTimer = undefined;
+    this.#encoder.dispose();
     clearTimeout(this.#publishTimer);
     this.#publishTimer = undefined;
     this.#publishQueue = [];
@@ -207,68 +216,57 @@ export class WslinkCore {
       connection.close(CLOSE_CODES.goingAway, "Server shutdown");
       return connection.closed;
     });
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      Promise.all(closing),
-      new Promise<void>((resolve) => timer = setTimeout(resolve, timeoutMs)),
-    ]);
-    clearTimeout(timer);
+    await waitAtMost(Promise.all(closing), timeoutMs);
   }
 
   /** Handles one whole decoded message from `connection`. */
   async dispatch(connection: Connection, message: unknown): Promise<void> {
-    if (!isPlainObject(message)) {
-      connection.violation(CLOSE_CODES.invalidPayload, "a message must be a map");
+    const request = readRequest(message);
+    if (request.kind === "notification") return;
+    if (request.kind === "invalid") {
+      connection.violation(CLOSE_CODES.invalidPayload, request.problem);
       return;
     }
-    if (!("id" in message)) return; // A notification.
-    const id = message.id;
-    if (typeof id !== "string" || !("method" in message)) {
-      connection.violation(
-        CLOSE_CODES.invalidPayload,
-        "an envelope needs a string id and a method",
-      );
-      return;
-    }
-    const method = message.method;
-    const args = Array.isArray(message.args) ? message.args : [];
-    const kwargs = isPlainObject(message.kwargs) ? message.kwargs : {};
-
-    if (id.split(":")[0] === "system") {
+    const { id, method, args, kwargs } = request;
+    if (messageIdType(id) === "system") {
       await this.#system(connection, id, method, args);
       return;
     }
     if (!connection.authenticated) {
-      this.sendError(
-        connection,
-        id,
-        WSLINK_ERRORS.authentication,
-        "Unauthorized: Skip message processing",
-      );
+      this.sendError(connection, id, {
+        code: UNAUTHORIZED,
+        message: "Unauthorized: Skip message processing",
+      });
       return;
     }
     const handler = typeof method === "string" ? this.#methods.get(method) : undefined;
     if (handler === undefined) {
-      this.sendError(
-        connection,
-        id,
-        WSLINK_ERRORS.methodNotFound,
-        "Unregistered method called",
-        method,
-      );
+      const error = { code: METHOD_NOT_FOUND, message: "Unregistered method called", data: method };
+      this.sendError(connection, id, error);
       return;
     }
-    const name = method as string;
+    await this.#call(connection, id, method as string, handler, args, kwargs);
+  }
+
+  /** Runs `handler` and replies with its result, or error -32001 when it throws. */
+  async #call(
+    connection: Connection,
+    id: string,
+    name: string,
+    handler: RpcHandler,
+    args: unknown[],
+    kwargs: Record<string, unknown>,
+  ): Promise<void> {
     let result: unknown;
     try {
       result = await handler(args, kwargs, connection);
     } catch (error) {
       this.#config.log("error", `Exception raised in ${name}`, error);
       if (connection.isClosed) return;
-      this.sendError(connection, id, WSLINK_ERRORS.exception, "Exception raised", {
-        method: name,
-        exception: pythonExceptionRepr(error),
-        trace: traceOf(error),
+      this.sendError(connection, id, {
+        code: EXCEPTION_RAISED,
+        message: "Exception raised",
+        data: { method: name, exception: pythonExceptionRepr(error), trace: traceOf(error) },
       });
       return;
     }
@@ -280,16 +278,14 @@ export class WslinkCore {
   sendResult(connection: Connection, id: string, result: unknown, method: string): void {
     let frames: Uint8Array[];
     try {
-      frames = this.#frames({ wslink: "1.0", id, result });
+      frames = this.#frames(resultEnvelope(id, result));
     } catch (error) {
       this.#config.log("error", `result of ${method} cannot be serialized`, error);
-      this.sendError(
-        connection,
-        id,
-        WSLINK_ERRORS.resultSerialization,
-        "Method result cannot be serialized",
-        method,
-      );
+      this.sendError(connection, id, {
+        code: RESULT_NOT_SERIALIZABLE,
+        message: "Method result cannot be serialized",
+        data: method,
+      });
       return;
     }
     // Results go to authenticated clients only, as in the reference.
@@ -300,21 +296,15 @@ export class WslinkCore {
    * Sends an error. `data` is attached only when Python would find it true (not null, 0, "",
    * empty), and dropped when it cannot be packed.
    */
-  sendError(
-    connection: Connection,
-    id: string,
-    code: number,
-    message: string,
-    data?: unknown,
-  ): void {
-    const error: Record<string, unknown> = { code, message };
-    if (pythonTruthy(data)) error.data = data;
+  sendError(connection: Connection, id: string, error: WireError): void {
+    const { code, message, data } = error;
     let frames: Uint8Array[];
     try {
-      frames = this.#frames({ wslink: "1.0", id, error });
+      frames = this.#frames(
+        errorEnvelope(id, pythonTruthy(data) ? { code, message, data } : { code, message }),
+      );
     } catch {
-      delete error.data;
-      frames = this.#frames({ wslink: "1.0", id, error });
+      frames = this.#frames(errorEnvelope(id, { code, message }));
     }
     connection.sendFrames(frames);
   }
@@ -325,12 +315,15 @@ export class WslinkCore {
     method: unknown,
     args: unknown[],
   ): Promise<void> {
-    if (method !== "wslink.hello") {
-      this.sendError(connection, id, WSLINK_ERRORS.methodNotFound, "Unknown system method called");
+    if (method !== HELLO_METHOD) {
+      this.sendError(connection, id, {
+        code: METHOD_NOT_FOUND,
+        message: "Unknown system method called",
+      });
       return;
     }
     const hello = args[0];
-    const token = isPlainObject(hello) ? hello.secret : undefined;
+    const token = isMap(hello) ? hello.secret : undefined;
     let valid = false;
     if (typeof token === "string") {
       try {
@@ -343,7 +336,7 @@ export class WslinkCore {
     }
     if (connection.isClosed) return;
     if (!valid) {
-      this.sendError(connection, id, WSLINK_ERRORS.authentication, "Authentication failed");
+      this.sendError(connection, id, { code: UNAUTHORIZED, message: "Authentication failed" });
       return;
     }
     await connection.authenticate();
@@ -355,19 +348,9 @@ export class WslinkCore {
     );
   }
 
-  // Packs an envelope and cuts it into frames (copies: the encoder reuses its buffer). After a
-  // large message the encoder keeps its buffer, so that the next large message is not slowed by
-  // the first touch of a fresh one; it is let go once no large message came for a while.
+  // Packs an envelope and cuts it into frames (fresh copies: the encoder reuses its buffer).
   #frames(envelope: unknown): Uint8Array[] {
-    const bytes = this.#encoder.encode(envelope);
-    if (bytes.byteLength > SMALL_MESSAGE_BYTES && !this.#closed) {
-      clearTimeout(this.#releaseEncoderTimer);
-      this.#releaseEncoderTimer = unref(setTimeout(() => {
-        this.#releaseEncoderTimer = undefined;
-        this.#encoder = createLargeMessageCodec();
-      }, ENCODER_RELEASE_MS));
-    }
-    return [...generateChunks(bytes, this.#config.maxMsgSize)];
+    return this.#encoder.frames(envelope, this.#config.maxMsgSize);
   }
 
   #sendPublishes(): void {
@@ -388,7 +371,7 @@ export class WslinkCore {
   }
 }
 
-/** The state of one socket. Internal: handlers see it as a {@link ServerClient}. */
+/** @internal The state of one socket. Handlers see it as a {@link ServerClient}. */
 export class Connection implements ServerClient {
   readonly id: string = `c${crypto.randomUUID().replaceAll("-", "")}`;
   readonly remoteAddress: string | undefined;
@@ -509,30 +492,13 @@ export class Connection implements ServerClient {
   }
 }
 
-// Messages up to this size never arm the release of the encoder's buffer.
-const SMALL_MESSAGE_BYTES = 1024 * 1024;
-// How long the encoder keeps a large buffer after the last large message.
-const ENCODER_RELEASE_MS = 2_000;
-
-// A timer that does not keep the process alive (Node and Bun: `unref()`; Deno: `unrefTimer`).
-function unref<T>(timer: T): T {
-  const deno = (globalThis as { Deno?: { unrefTimer?: (id: number) => void } }).Deno;
-  if (typeof timer === "number") deno?.unrefTimer?.(timer);
-  else (timer as { unref?: () => void }).unref?.();
-  return timer;
-}
-
-function createLargeMessageCodec(): MessageCodec {
-  return createMessageCodec({ retainedEncoderBytes: 2 ** 32 });
-}
-
 // Decoding keeps no state between messages, so one decoder serves every connection.
 const decoder = createMessageCodec();
 
-// One un-chunker per connection: WebAssembly where it loads, else TypeScript.
+// One un-chunker per connection, with the engine that loads.
 function makeUnChunker(maxMessageSize: number): Promise<UnChunker> {
-  const options = { maxMessageSize, maxPendingBytes: Math.max(2 ** 31, maxMessageSize) };
-  return createUnChunker({ ...options, engine: "auto" }).catch(() =>
-    createUnChunker({ ...options, engine: "js" })
-  );
+  return createFrameUnChunker({
+    maxMessageSize,
+    maxPendingBytes: Math.max(2 ** 31, maxMessageSize),
+  });
 }

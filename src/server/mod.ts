@@ -18,16 +18,18 @@
  * ```
  * @module
  */
-export { ACTIONS_TOPIC, defaultTrameState, serve, STATE_TOPIC, TrameServer } from "./server.ts";
+export { serve, TrameServer } from "./server.ts";
 export type {
   ExitRequest,
   ServeOptions,
   ServerPublishOptions,
-  TrameBuiltinState,
   TrameServerEvents,
   TriggerHandler,
 } from "./server.ts";
-export { CLOSE_CODES, consoleLogger, MESSAGE_OVERHEAD, WSLINK_ERRORS } from "./core.ts";
+export { ACTIONS_TOPIC, defaultTrameState, STATE_TOPIC } from "../trame/protocol.ts";
+export type { TrameBuiltinState } from "../trame/protocol.ts";
+export { CLOSE_CODES, consoleLogger, WSLINK_ERRORS } from "./core.ts";
+export { MESSAGE_OVERHEAD } from "../protocol/defaults.ts";
 export type { Logger, LogLevel, RpcHandler, ServerClient } from "./core.ts";
 export { TrameServerError } from "./errors.ts";
 export type { TrameServerErrorCode } from "./errors.ts";

@@ -3,8 +3,21 @@
  * state, triggers, lifecycle, actions) and the runtime adapter underneath.
  * @module
  */
+import {
+  DEFAULT_MAX_MSG_SIZE,
+  DEFAULT_SECRET,
+  PRE_AUTH_MAX_MESSAGE_SIZE,
+} from "../protocol/defaults.ts";
+import { isMap } from "../protocol/envelope.ts";
+import {
+  ACTIONS_TOPIC,
+  defaultTrameState,
+  STATE_TOPIC,
+  type TrameBuiltinState,
+} from "../trame/protocol.ts";
 import { deepEqual, State } from "../trame/state.ts";
-import { isPlainObject } from "./_python.ts";
+import { Emitter } from "../util/emitter.ts";
+import { registerTrameMethods } from "./_trame_methods.ts";
 import { loadAdapter } from "./adapters/detect.ts";
 import type { AdapterListener, RuntimeName } from "./adapters/types.ts";
 import {
@@ -15,43 +28,6 @@ import {
   WslinkCore,
 } from "./core.ts";
 import { TrameServerError } from "./errors.ts";
-
-/** The `trame__*` keys every trame server's state holds. */
-export interface TrameBuiltinState {
-  /** Scripts the page loads. */
-  trame__scripts: unknown[];
-  /** ES module scripts the page loads. */
-  trame__module_scripts: unknown[];
-  /** Style sheets the page loads. */
-  trame__styles: unknown[];
-  /** Vue plugins the page installs. */
-  trame__vue_use: unknown[];
-  /** Keyboard shortcuts bound in the page. */
-  trame__mousetrap: unknown[];
-  /** Keys clients never send back. */
-  trame__client_only: string[];
-  /** How many server calls are in progress. */
-  trame__busy: number;
-  /** The page's favicon URL, or `null`. */
-  trame__favicon: string | null;
-  /** The page's title. */
-  trame__title: string;
-}
-
-/** The initial `trame__*` values, as a freshly started trame-server application has them. */
-export function defaultTrameState(): TrameBuiltinState {
-  return {
-    trame__scripts: [],
-    trame__module_scripts: [],
-    trame__styles: [],
-    trame__vue_use: [],
-    trame__mousetrap: [],
-    trame__client_only: ["trame__busy"],
-    trame__busy: 1,
-    trame__favicon: null,
-    trame__title: "Trame",
-  };
-}
 
 /**
  * A trame trigger, called by `trame.trigger` with the positional and keyword arguments the client
@@ -141,13 +117,6 @@ export type ServerPublishOptions = Readonly<
   }>
 >;
 
-/** The topic of state changes. */
-export const STATE_TOPIC = "trame.state.topic";
-/** The topic of client-side actions. */
-export const ACTIONS_TOPIC = "trame.actions.topic";
-
-type Listeners = { [E in keyof TrameServerEvents]: Set<(...args: TrameServerEvents[E]) => void> };
-
 /**
  * A running server. Made by {@link serve}.
  */
@@ -168,12 +137,9 @@ export class TrameServer<T extends Record<string, unknown> = Record<string, unkn
   readonly #log: Logger;
   readonly #onExit: ServeOptions<T>["onExit"];
   readonly #triggers = new Map<string, TriggerHandler>();
-  readonly #listeners: Listeners = {
-    connect: new Set(),
-    disconnect: new Set(),
-    lifecycle: new Set(),
-    clientError: new Set(),
-  };
+  readonly #events = new Emitter<TrameServerEvents>((event, error) =>
+    this.#log("error", `a ${event} listener threw`, error)
+  );
   // What each key last looked like when published, to send only real changes.
   readonly #published = new Map<string, unknown>();
   readonly #exitTimers = new Set<ReturnType<typeof setTimeout>>();
@@ -211,7 +177,15 @@ export class TrameServer<T extends Record<string, unknown> = Record<string, unkn
       onConnect: (client) => this.#emit("connect", client),
       onDisconnect: (client, code, reason) => this.#emit("disconnect", client, code, reason),
     });
-    this.#registerTrameMethods();
+    registerTrameMethods(this.#core, {
+      name: this.name,
+      state: this.state as unknown as State<Record<string, unknown>>,
+      triggers: this.#triggers,
+      log: config.log,
+      pushStateChange: (changes, skipClientId) => this.#pushStateChange(changes, skipClientId),
+      emit: (event, ...args) => this.#emit(event, ...args as TrameServerEvents[typeof event]),
+      scheduleExit: (seconds, client) => this.#scheduleExit(seconds, client),
+    });
   }
 
   /** @internal Starts listening; called by {@link serve}. */
@@ -285,11 +259,7 @@ export class TrameServer<T extends Record<string, unknown> = Record<string, unkn
     event: E,
     listener: (...args: TrameServerEvents[E]) => void,
   ): () => void {
-    const set = this.#listeners[event] as Set<(...args: TrameServerEvents[E]) => void>;
-    set.add(listener);
-    return () => {
-      set.delete(listener);
-    };
+    return this.#events.on(event, listener);
   }
 
   /**
@@ -325,102 +295,7 @@ export class TrameServer<T extends Record<string, unknown> = Record<string, unkn
   }
 
   #emit<E extends keyof TrameServerEvents>(event: E, ...args: TrameServerEvents[E]): boolean {
-    const set = this.#listeners[event] as Set<(...args: TrameServerEvents[E]) => void>;
-    for (const listener of set) {
-      try {
-        listener(...args);
-      } catch (error) {
-        this.#log("error", `a ${event} listener threw`, error);
-      }
-    }
-    return set.size > 0;
-  }
-
-  #registerTrameMethods(): void {
-    const core = this.#core;
-    core.register("trame.state.get", () => ({ name: this.name, state: this.state.toObject() }));
-
-    core.register("trame.state.update", (args, _kwargs, client) => {
-      const changes = args[0];
-      if (args.length !== 1 || !Array.isArray(changes)) {
-        throw new TypeError("trame.state.update takes one list of {key, value}");
-      }
-      const values: Record<string, unknown> = {};
-      for (const change of changes) {
-        if (!isPlainObject(change) || typeof change.key !== "string") {
-          throw new TypeError("a state change must be {key: str, value}");
-        }
-        values[change.key] = change.value ?? null;
-      }
-      // The other clients hear of the change first, then the server's listeners run.
-      this.#pushStateChange(values, client.id);
-      this.state.applyRemote(values as Partial<T & TrameBuiltinState>);
-      return null;
-    });
-
-    core.register("trame.trigger", async (args, _kwargs, client) => {
-      const [name, positional, keywords] = args;
-      if (args.length !== 3 || typeof name !== "string") {
-        throw new TypeError("trame.trigger takes [name, args, kwargs]");
-      }
-      const fn = this.#triggers.get(name);
-      if (fn === undefined) {
-        this.#log("warn", `Trigger ${name} seems to be missing`);
-        this.state.flush();
-        return null;
-      }
-      let result: unknown;
-      try {
-        result = await fn(
-          Array.isArray(positional) ? positional : [],
-          isPlainObject(keywords) ? keywords : {},
-          client,
-        );
-      } finally {
-        this.state.flush();
-      }
-      return result ?? null;
-    });
-
-    core.register("trame.force.push", (keys) => {
-      const values: Record<string, unknown> = {};
-      for (const key of keys) {
-        if (typeof key !== "string") throw new TypeError("trame.force.push takes key names");
-        values[key] = this.state.get(key as keyof T & string) ?? null;
-      }
-      if (keys.length > 0) core.publish(STATE_TOPIC, values);
-      return null;
-    });
-
-    core.register("trame.lifecycle.update", (args, _kwargs, client) => {
-      if (args.length !== 1 || typeof args[0] !== "string") {
-        throw new TypeError("trame.lifecycle.update takes [phase]");
-      }
-      this.#emit("lifecycle", args[0], client);
-      return null;
-    });
-
-    core.register("trame.error.client", (args, _kwargs, client) => {
-      if (args.length !== 1) throw new TypeError("trame.error.client takes [message]");
-      if (!this.#emit("clientError", args[0], client)) {
-        this.#log("error", `JS Error => ${String(args[0])}`);
-      }
-      return null;
-    });
-
-    core.register("application.exit", (_args, _kwargs, client) => {
-      this.#scheduleExit(0, client);
-      return null;
-    });
-
-    core.register("application.exit.later", (args, _kwargs, client) => {
-      const seconds = args.length === 0 ? 60 : args[0];
-      if (typeof seconds !== "number" || !(seconds >= 0)) {
-        throw new TypeError("application.exit.later takes [seconds]");
-      }
-      this.#scheduleExit(seconds, client);
-      return null;
-    });
+    return this.#events.emit(event, ...args);
   }
 
   // After the reply is out: the onExit callback, or closing the server.
@@ -447,7 +322,7 @@ export class TrameServer<T extends Record<string, unknown> = Record<string, unkn
  *
  * @example
  * ```ts
- * import { serve } from "./server.ts";
+ * import { serve } from "@trame-wire/client/server";
  *
  * await using server = await serve({ state: { counter: 0 } });
  * server.trigger("increment", () => {
@@ -464,10 +339,10 @@ export async function serve<T extends Record<string, unknown> = Record<string, u
     port: options.port ?? 0,
     hostname: options.hostname ?? "127.0.0.1",
     path: options.path ?? "/ws",
-    secret: options.secret ?? "wslink-secret",
+    secret: options.secret ?? DEFAULT_SECRET,
     validateToken: options.validateToken,
-    maxMsgSize: options.maxMsgSize ?? 10_000_000,
-    preAuthMaxMessageSize: options.preAuthMaxMessageSize ?? 512,
+    maxMsgSize: options.maxMsgSize ?? DEFAULT_MAX_MSG_SIZE,
+    preAuthMaxMessageSize: options.preAuthMaxMessageSize ?? PRE_AUTH_MAX_MESSAGE_SIZE,
     heartbeat: options.heartbeat ?? 30,
     name: options.name ?? "trame",
     state: options.state ?? {},
@@ -503,7 +378,7 @@ function cloneData(value: unknown): unknown {
     return new Uint8Array(value.buffer, value.byteOffset, value.byteLength).slice();
   }
   if (value instanceof ArrayBuffer) return value.slice(0);
-  if (!isPlainObject(value)) return value;
+  if (!isMap(value)) return value;
   const copy: Record<string, unknown> = {};
   for (const [key, item] of Object.entries(value)) copy[key] = cloneData(item);
   return copy;

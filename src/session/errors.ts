@@ -3,17 +3,15 @@
  * {@link CLIENT_ERROR} for failures the client detects itself.
  * @module
  */
+import { CLIENT_ERROR } from "../protocol/error_codes.ts";
 
-/** `-32000`: a hello with a wrong or missing secret, or any call before a successful hello. */
-export const UNAUTHORIZED: -32000 = -32000;
-/** `-32001`: the server method raised; `data` is `{ method, exception, trace }`. */
-export const EXCEPTION_RAISED: -32001 = -32001;
-/** `-32002`: the method's result could not be serialized; `data` is the method name. */
-export const RESULT_NOT_SERIALIZABLE: -32002 = -32002;
-/** `-32601`: an unknown method (`data` is its name) or an unknown `system:` method. */
-export const METHOD_NOT_FOUND: -32601 = -32601;
-/** `-32099`: raised by this client: not connected, closed, timed out, aborted, refused locally. */
-export const CLIENT_ERROR: -32099 = -32099;
+export {
+  CLIENT_ERROR,
+  EXCEPTION_RAISED,
+  METHOD_NOT_FOUND,
+  RESULT_NOT_SERIALIZABLE,
+  UNAUTHORIZED,
+} from "../protocol/error_codes.ts";
 
 /**
  * What kind of client-side failure a {@link CLIENT_ERROR} reports; found in `data.kind`.
@@ -60,11 +58,28 @@ export class WslinkError extends Error {
   }
 }
 
-/** A {@link CLIENT_ERROR} with `data = { kind, ...details }`. */
+/** @internal A {@link CLIENT_ERROR} with `data = { kind, ...details }`. */
 export function clientError(
   kind: ClientErrorKind,
   message: string,
   details: Readonly<Record<string, unknown>> = {},
 ): WslinkError {
   return new WslinkError(CLIENT_ERROR, message, { kind, ...details });
+}
+
+/** @internal The rejection of something `signal` aborted; `what` names it for the message. */
+export function abortedError(signal: AbortSignal, what: string): WslinkError {
+  return clientError("aborted", `${what} was aborted`, { reason: signal.reason });
+}
+
+/** @internal The rejection of everything pending when the connection closed. */
+export function closedError(code: number, reason: string): WslinkError {
+  const how = `${code}${reason === "" ? "" : `: ${reason}`}`;
+  return clientError("closed", `the connection is closed (${how})`, { code, reason });
+}
+
+/** @internal Whether `error` says the connection was closed (or never open). */
+export function isClosedError(error: unknown): boolean {
+  if (!(error instanceof WslinkError) || error.code !== CLIENT_ERROR) return false;
+  return (error.data as { kind?: unknown } | undefined)?.kind === "closed";
 }

@@ -1,9 +1,7 @@
 /**
- * The events a {@link WslinkSession} emits, and the small typed emitter behind `session.on()`.
+ * The events a `WslinkSession` emits, listened to with `session.on()`.
  * @module
  */
-// deno-lint-ignore no-unused-vars -- referenced by the doc comments
-import type { WslinkSession } from "./session.ts";
 
 /** The session ended; emitted once, whatever ended it. */
 export interface SessionCloseEvent {
@@ -62,7 +60,7 @@ export interface SessionProgressEvent {
   readonly total: number;
 }
 
-/** Every event of a {@link WslinkSession}, by type. */
+/** Every event of a `WslinkSession`, by type. */
 export interface SessionEventMap {
   /** The connection ended. */
   close: SessionCloseEvent;
@@ -76,40 +74,3 @@ export interface SessionEventMap {
 export type SessionEventListener<K extends keyof SessionEventMap> = (
   event: SessionEventMap[K],
 ) => void;
-
-/**
- * Holds listeners by type and calls them in the order they were added. A throwing `close` or
- * `progress` listener is reported as an `error` event; a throwing `error` listener is ignored,
- * since there is nowhere left to report it without crashing the process.
- */
-export class SessionEvents {
-  #listeners = new Map<keyof SessionEventMap, Set<(event: never) => void>>();
-
-  /** Adds `listener`; returns a function that removes it. */
-  on<K extends keyof SessionEventMap>(type: K, listener: SessionEventListener<K>): () => void {
-    let listeners = this.#listeners.get(type);
-    if (listeners === undefined) this.#listeners.set(type, listeners = new Set());
-    // Wrapped so that adding one function twice gives two independent registrations.
-    const registration = (event: never) => listener(event);
-    listeners.add(registration);
-    return () => void listeners.delete(registration);
-  }
-
-  /** Calls every listener of `type` with `event`. */
-  emit<K extends keyof SessionEventMap>(type: K, event: SessionEventMap[K]): void {
-    const listeners = this.#listeners.get(type);
-    if (listeners === undefined) return;
-    for (const listener of [...listeners]) {
-      try {
-        (listener as SessionEventListener<K>)(event);
-      } catch (error) {
-        if (type !== "error") this.emit("error", { kind: "listener-threw", error });
-      }
-    }
-  }
-
-  /** Removes every listener. */
-  clear(): void {
-    this.#listeners.clear();
-  }
-}

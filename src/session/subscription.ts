@@ -4,8 +4,6 @@
  * @module
  */
 import { clientError } from "./errors.ts";
-// deno-lint-ignore no-unused-vars -- referenced by the doc comments
-import type { WslinkSession } from "./session.ts";
 
 /**
  * What a {@link TopicStream} does when a publish arrives and its buffer is full.
@@ -18,7 +16,7 @@ import type { WslinkSession } from "./session.ts";
  */
 export type OverflowPolicy = "drop-oldest" | "drop-newest" | "error";
 
-/** Options of {@link WslinkSession.subscribe} without a callback. */
+/** Options of `WslinkSession.subscribe()` without a callback. */
 export type TopicStreamOptions = Readonly<
   Partial<{
     /** How many payloads may wait to be iterated. Default 1024. */
@@ -102,7 +100,7 @@ export class TopicStream implements Subscription, AsyncIterableIterator<unknown>
   #dropped = 0;
   #detach: () => void;
 
-  /** Made by {@link WslinkSession.subscribe}; `detach` removes it from the session. */
+  /** Made by `WslinkSession.subscribe()`; `detach` removes it from the session. */
   constructor(
     topic: string,
     options: TopicStreamOptions,

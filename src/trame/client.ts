@@ -3,14 +3,22 @@
  * the launcher, on top of {@link WslinkSession}.
  * @module
  */
-import { clientError, WslinkError } from "../session/errors.ts";
+import { clientError, isClosedError, type WslinkError } from "../session/errors.ts";
 import type { WslinkSessionOptions } from "../session/options.ts";
 import { WslinkSession } from "../session/session.ts";
 import type { SessionCloseEvent } from "../session/events.ts";
 import { ClientState } from "./client_state.ts";
 import { launch, type LaunchOptions, type TrameConnectionConfig } from "./launcher.ts";
-import { CLIENT_ONLY_KEY } from "./state.ts";
+import {
+  ACTIONS_TOPIC,
+  CLIENT_ONLY_KEY,
+  LIFECYCLE_PHASES,
+  STATE_TOPIC,
+  TRAME_METHODS,
+} from "./protocol.ts";
 import { KeyTranslator } from "./translator.ts";
+import { jitteredExponentialDelay } from "../util/backoff.ts";
+import { Emitter } from "../util/emitter.ts";
 
 /** Where the client stands. */
 export type TrameClientStatus = "disconnected" | "connecting" | "connected";
@@ -77,10 +85,8 @@ export interface TrameAction {
   readonly [key: string]: unknown;
 }
 
-type Listener<K extends keyof TrameClientEventMap> = (event: TrameClientEventMap[K]) => void;
-
-const STATE_TOPIC = "trame.state.topic";
-const ACTIONS_TOPIC = "trame.actions.topic";
+// The client's events as the emitter takes them: one argument each.
+type TrameClientEventArgs = { [K in keyof TrameClientEventMap]: [event: TrameClientEventMap[K]] };
 
 /**
  * A client of a trame server.
@@ -109,7 +115,9 @@ export class TrameClient<T extends Record<string, unknown> = Record<string, unkn
   #status: TrameClientStatus = "disconnected";
   #session: WslinkSession | undefined;
   #connecting: Promise<void> | undefined;
-  #listeners = new Map<keyof TrameClientEventMap, Set<(event: never) => void>>();
+  readonly #events = new Emitter<TrameClientEventArgs>((type, error) => {
+    if (type !== "error") this.#emit("error", { error, context: `${type} listener` });
+  });
   #actionCallbacks = new Set<(actions: TrameAction[]) => void>();
   // Local changes not yet acknowledged by the server, by local key: sent when connected.
   #outbox = new Map<string, unknown>();
@@ -154,11 +162,7 @@ export class TrameClient<T extends Record<string, unknown> = Record<string, unkn
     type: K,
     listener: (event: TrameClientEventMap[K]) => void,
   ): () => void {
-    let listeners = this.#listeners.get(type);
-    if (listeners === undefined) this.#listeners.set(type, listeners = new Set());
-    const registration = (event: never) => listener(event);
-    listeners.add(registration);
-    return () => void listeners.delete(registration);
+    return this.#events.on(type, listener);
   }
 
   /**
@@ -202,9 +206,11 @@ export class TrameClient<T extends Record<string, unknown> = Record<string, unkn
     this.#session = undefined;
     if (session !== undefined && !session.closed) {
       try {
-        await session.call("trame.lifecycle.update", ["client_exited"], {}, { timeout: 2000 });
+        await session.call(TRAME_METHODS.lifecycleUpdate, [LIFECYCLE_PHASES.exited], {}, {
+          timeout: 2000,
+        });
         if (options.exitServerAfter !== undefined) {
-          await session.call("application.exit.later", [options.exitServerAfter], {}, {
+          await session.call(TRAME_METHODS.exitLater, [options.exitServerAfter], {}, {
             timeout: 2000,
           });
         }
@@ -230,17 +236,17 @@ export class TrameClient<T extends Record<string, unknown> = Record<string, unkn
     args: unknown[] = [],
     kwargs: Record<string, unknown> = {},
   ): Promise<R> {
-    return this.#call<R>("trame.trigger", [name, args, kwargs]);
+    return this.#call<R>(TRAME_METHODS.trigger, [name, args, kwargs]);
   }
 
   /** Asks the server to publish the current values of `keys` to every client, this one included. */
   async forcePush(...keys: string[]): Promise<void> {
-    await this.#call("trame.force.push", keys.map((key) => this.#translator.toServer(key)));
+    await this.#call(TRAME_METHODS.forcePush, keys.map((key) => this.#translator.toServer(key)));
   }
 
   /** Sends a client-side error message to the server's log (`trame.error.client`). */
   async reportError(message: string): Promise<void> {
-    await this.#call("trame.error.client", [message]);
+    await this.#call(TRAME_METHODS.errorClient, [message]);
   }
 
   /** Calls `callback` with every list of actions the server pushes. Returns an unsubscribe. */
@@ -276,18 +282,18 @@ export class TrameClient<T extends Record<string, unknown> = Record<string, unkn
     try {
       session.subscribe(STATE_TOPIC, (payload) => this.#onStatePublish(payload));
       session.subscribe(ACTIONS_TOPIC, (payload) => this.#onActionsPublish(payload));
-      const reply = await session.call<{ state?: unknown }>("trame.state.get");
+      const reply = await session.call<{ state?: unknown }>(TRAME_METHODS.stateGet);
       const serverState = reply?.state;
       if (serverState === null || typeof serverState !== "object" || Array.isArray(serverState)) {
-        throw clientError("protocol", "trame.state.get did not return a state object");
+        throw clientError("protocol", `${TRAME_METHODS.stateGet} did not return a state object`);
       }
       try {
         this.#applyServerValues(serverState as Record<string, unknown>);
       } catch (error) {
         // A listener threw: the state is loaded all the same, the connection is fine.
-        this.#emit("error", { error, context: "trame.state.get" });
+        this.#emit("error", { error, context: TRAME_METHODS.stateGet });
       }
-      await session.call("trame.lifecycle.update", ["client_connected"]);
+      await session.call(TRAME_METHODS.lifecycleUpdate, [LIFECYCLE_PHASES.connected]);
     } catch (error) {
       await session.close();
       throw error;
@@ -347,14 +353,14 @@ export class TrameClient<T extends Record<string, unknown> = Record<string, unkn
     this.#outbox.clear();
     const update = this.#serverUpdate(sent);
     if (update.length === 0) return;
-    const request: Promise<void> = session.call("trame.state.update", [update]).then(
+    const request: Promise<void> = session.call(TRAME_METHODS.stateUpdate, [update]).then(
       () => {},
       (error: unknown) => {
-        if (error instanceof WslinkError && isClientClosed(error)) {
+        if (isClosedError(error)) {
           // Lost with the connection: queue again, unless a newer local value is queued.
           for (const [key, value] of sent) if (!this.#outbox.has(key)) this.#outbox.set(key, value);
         } else {
-          this.#emit("error", { error, context: "trame.state.update" });
+          this.#emit("error", { error, context: TRAME_METHODS.stateUpdate });
         }
         throw error;
       },
@@ -406,17 +412,18 @@ export class TrameClient<T extends Record<string, unknown> = Record<string, unkn
 
   async #reconnectLoop(options: ReconnectOptions, cause: SessionCloseEvent): Promise<void> {
     const retries = options.retries ?? 10;
-    const initialDelay = options.initialDelay ?? 250;
-    const maxDelay = options.maxDelay ?? 10_000;
-    const factor = options.factor ?? 2;
-    const jitter = Math.min(Math.max(options.jitter ?? 0.5, 0), 1);
+    const backoff = {
+      initialDelay: options.initialDelay ?? 250,
+      maxDelay: options.maxDelay ?? 10_000,
+      factor: options.factor ?? 2,
+      jitter: options.jitter ?? 0.5,
+    };
     let lastError: unknown = clientError("closed", `connection closed: ${cause.reason}`, {
       code: cause.code,
       reason: cause.reason,
     });
     for (let attempt = 1; attempt <= retries; attempt++) {
-      const base = Math.min(maxDelay, initialDelay * factor ** (attempt - 1));
-      const delay = Math.round(base * (1 - jitter * Math.random()));
+      const delay = jitteredExponentialDelay(attempt, backoff);
       this.#emit("reconnecting", { attempt, delay, error: lastError });
       if (!(await this.#waitToReconnect(delay))) return;
       try {
@@ -470,24 +477,11 @@ export class TrameClient<T extends Record<string, unknown> = Record<string, unkn
   }
 
   #emit<K extends keyof TrameClientEventMap>(type: K, event: TrameClientEventMap[K]): void {
-    const listeners = this.#listeners.get(type);
-    if (listeners === undefined || listeners.size === 0) {
-      if (type === "error") console.error("trame-wire:", (event as { error: unknown }).error);
-      return;
-    }
-    for (const listener of [...listeners]) {
-      try {
-        (listener as Listener<K>)(event);
-      } catch (error) {
-        if (type !== "error") this.#emit("error", { error, context: `${type} listener` });
-      }
+    const heard = this.#events.emit(type, ...[event] as TrameClientEventArgs[K]);
+    if (!heard && type === "error") {
+      console.error("trame-wire:", (event as TrameClientEventMap["error"]).error);
     }
   }
-}
-
-function isClientClosed(error: WslinkError): boolean {
-  const data = error.data as { kind?: unknown } | undefined;
-  return error.code === -32099 && data?.kind === "closed";
 }
 
 // trame's upload convention: `{ _filter: [names], ... }` travels without those names.

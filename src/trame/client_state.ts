@@ -1,11 +1,9 @@
 /**
- * The state as a {@link TrameClient} holds it: the shared {@link State} semantics, plus a
+ * The state as a `TrameClient` holds it: the shared {@link State} semantics, plus a
  * `flush()` that resolves once the server has acknowledged the changes.
  * @module
  */
 import { type ChangeListener, State, type StateKey } from "./state.ts";
-// deno-lint-ignore no-unused-vars -- referenced by the doc comments
-import type { TrameClient } from "./client.ts";
 
 /** What the client state needs from its owner: sending, and waiting for what was sent. */
 export interface StateTransport {
@@ -38,7 +36,7 @@ export class ClientState<T extends Record<string, unknown> = Record<string, unkn
   readonly #state: State<T>;
   readonly #transport: StateTransport;
 
-  /** Made by {@link TrameClient}; not meant to be built by hand. */
+  /** Made by `TrameClient`; not meant to be built by hand. */
   constructor(transport: StateTransport) {
     this.#transport = transport;
     this.#state = new State<T>({}, {

@@ -6,7 +6,7 @@
  *
  * @example
  * ```ts
- * import { State } from "./state.ts";
+ * import { State } from "@trame-wire/client/server";
  *
  * const sent: Record<string, unknown>[] = [];
  * const state = new State<{ count: number; label: string }>({ count: 0, label: "" }, {
@@ -21,6 +21,8 @@
  * ```
  * @module
  */
+import { isMap } from "../protocol/envelope.ts";
+import { CLIENT_ONLY_KEY } from "./protocol.ts";
 
 /** The names of a state's keys. */
 export type StateKey<T> = keyof T & string;
@@ -88,9 +90,6 @@ export class StateCascadeError extends Error {
     this.pendingKeys = pendingKeys;
   }
 }
-
-/** The key that lists the names a client must never send back. */
-export const CLIENT_ONLY_KEY = "trame__client_only";
 
 interface Listener<T> {
   readonly keys: ReadonlySet<string>;
@@ -444,7 +443,7 @@ export function deepEqual(a: unknown, b: unknown): boolean {
     }
     return true;
   }
-  if (!isPlainObject(a) || !isPlainObject(b)) return false;
+  if (!isMap(a) || !isMap(b)) return false;
   const aKeys = Object.keys(a);
   if (aKeys.length !== Object.keys(b).length) return false;
   for (const key of aKeys) {
@@ -459,9 +458,4 @@ function bytesOf(value: object): Uint8Array | undefined {
     return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
   }
   return undefined;
-}
-
-function isPlainObject(value: object): value is Record<string, unknown> {
-  const prototype = Object.getPrototypeOf(value);
-  return prototype === Object.prototype || prototype === null;
 }

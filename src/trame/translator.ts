@@ -3,6 +3,7 @@
  * Reserved `trame__*` keys are never translated.
  * @module
  */
+import { RESERVED_KEY_PREFIX } from "./protocol.ts";
 
 /** How local key names map to the server's. */
 export type TranslatorOptions = Readonly<
@@ -13,8 +14,6 @@ export type TranslatorOptions = Readonly<
     translations: Readonly<Record<string, string>>;
   }>
 >;
-
-const RESERVED_PREFIX = "trame__";
 
 /** Translates key names between this client (local) and the server. */
 export class KeyTranslator {
@@ -36,13 +35,13 @@ export class KeyTranslator {
 
   /** The server's name for a local key. */
   toServer(key: string): string {
-    if (key.startsWith(RESERVED_PREFIX)) return key;
+    if (key.startsWith(RESERVED_KEY_PREFIX)) return key;
     return this.#toServer.get(key) ?? this.#prefix + key;
   }
 
   /** The local name for a server key. */
   toLocal(key: string): string {
-    if (key.startsWith(RESERVED_PREFIX)) return key;
+    if (key.startsWith(RESERVED_KEY_PREFIX)) return key;
     const translated = this.#toLocal.get(key);
     if (translated !== undefined) return translated;
     if (this.#prefix !== "" && key.startsWith(this.#prefix)) return key.slice(this.#prefix.length);

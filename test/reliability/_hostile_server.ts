@@ -1,7 +1,7 @@
 // A real WebSocket server on 127.0.0.1 (port 0) that answers the hello and then does whatever the
 // test's script says: the base for fault injection. Deno.serve, Bun.serve or `ws` under Node.
 import { generateChunks } from "../../mod.ts";
-import { createMessageCodec } from "../../src/msgpack.ts";
+import { createMessageCodec } from "../../src/protocol/msgpack.ts";
 import { reassembler } from "../session/_fake_socket.ts";
 import { selectTransport, type ServerConnection } from "../session/_real_server.ts";
 

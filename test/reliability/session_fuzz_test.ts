@@ -11,7 +11,7 @@ import {
   WslinkError,
   WslinkSession,
 } from "../../mod.ts";
-import { createMessageCodec } from "../../src/msgpack.ts";
+import { createMessageCodec } from "../../src/protocol/msgpack.ts";
 import { fakeServer, type Peer } from "../session/_fake_socket.ts";
 import { hostileServer } from "./_hostile_server.ts";
 import { prng } from "./_codec_fuzz.ts";

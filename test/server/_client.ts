@@ -3,7 +3,7 @@
 import { generateChunks } from "../../src/codec/chunker.ts";
 import { decodeHeader } from "../../src/codec/header.ts";
 import { createUnChunker, type UnChunker } from "../../src/codec/unchunker.ts";
-import { createMessageCodec } from "../../src/msgpack.ts";
+import { createMessageCodec } from "../../src/protocol/msgpack.ts";
 import { within } from "../_support.ts";
 export { within };
 

@@ -2,7 +2,7 @@
 // server on top of it. Events are delivered in microtasks, in order, as a real socket would.
 import { decodeHeader, generateChunks, HEADER_LENGTH } from "../../mod.ts";
 import type { WebSocketConstructor } from "../../mod.ts";
-import { createMessageCodec } from "../../src/msgpack.ts";
+import { createMessageCodec } from "../../src/protocol/msgpack.ts";
 
 export class FakeSocket extends EventTarget {
   readonly url: string;

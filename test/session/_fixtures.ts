@@ -1,6 +1,6 @@
 // The reference captures in test/fixtures, decoded: frames as bytes, `{"$bin"}` as Uint8Array.
 import { readFileSync } from "node:fs";
-import { createMessageCodec } from "../../src/msgpack.ts";
+import { createMessageCodec } from "../../src/protocol/msgpack.ts";
 
 export interface TranscriptFrame {
   seq: number;

@@ -2,7 +2,7 @@
 // runtime runs them: Deno.serve, Bun.serve, or the `ws` package under Node. Test-only; it gives
 // way to the embedded server (src/server/) once that exists.
 import { generateChunks } from "../../mod.ts";
-import { createMessageCodec } from "../../src/msgpack.ts";
+import { createMessageCodec } from "../../src/protocol/msgpack.ts";
 import { reassembler } from "./_fake_socket.ts";
 
 /** The server end of one connection. */

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ChunkError, type SessionErrorEvent, WslinkSession } from "../../mod.ts";
-import { createMessageCodec } from "../../src/msgpack.ts";
+import { createMessageCodec } from "../../src/protocol/msgpack.ts";
 import { generateChunks } from "../../mod.ts";
 import { fakeServer } from "./_fake_socket.ts";
 

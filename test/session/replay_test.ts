@@ -10,7 +10,7 @@ import {
   WslinkError,
   WslinkSession,
 } from "../../mod.ts";
-import { createMessageCodec } from "../../src/msgpack.ts";
+import { createMessageCodec } from "../../src/protocol/msgpack.ts";
 import {
   type FakeSocket,
   fakeWebSocket,

@@ -1,16 +1,11 @@
+import { currentRuntime } from "../../util/runtime.ts";
 import { TrameServerError } from "../errors.ts";
 import type { Adapter, RuntimeName } from "./types.ts";
 
 /** The runtime this code runs on, judged from its globals: Deno, then Bun, then Node. */
 export function detectRuntime(): RuntimeName {
-  const globals = globalThis as {
-    Deno?: { upgradeWebSocket?: unknown };
-    Bun?: { serve?: unknown };
-  };
-  if (typeof globals.Deno?.upgradeWebSocket === "function") return "deno";
-  if (typeof globals.Bun?.serve === "function") return "bun";
-  const process = (globalThis as { process?: { versions?: { node?: string } } }).process;
-  if (typeof process?.versions?.node === "string") return "node";
+  const runtime = currentRuntime();
+  if (runtime !== undefined) return runtime;
   throw new TrameServerError(
     "unsupported-runtime",
     "no WebSocket server adapter for this runtime (Deno, Bun and Node are supported)",

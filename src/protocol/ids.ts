@@ -43,3 +43,22 @@ export const HELLO_ID = "system:c0:0";
 export function callId(clientId: string, counter: number): string {
   return `rpc:${clientId}:${counter}`;
 }
+
+/**
+ * The id of a publish on `topic`. The counter is always `0`, as the reference server sends it
+ * (clients read it as meaningless).
+ */
+export function publishId(topic: string): string {
+  return `publish:${topic}:0`;
+}
+
+/** Whether `id` is a publish's: `publish:{topic}:{n}`. */
+export function isPublishId(id: string): boolean {
+  return id.startsWith("publish:");
+}
+
+/** The type of an id (the text before its first `:`, the whole id when it has none). */
+export function messageIdType(id: string): string {
+  const colon = id.indexOf(":");
+  return colon < 0 ? id : id.slice(0, colon);
+}

@@ -10,16 +10,13 @@ export type MessageCodecOptions = Readonly<
      * exact. Off by default: they decode as `number`.
      */
     useBigInt64: boolean;
-    /**
-     * Largest encoder buffer kept from one message to the next; a larger one is dropped after
-     * its message. Default 1 MiB. Keeping a large one spares each large message the first touch
-     * of a fresh buffer (page faults cost more than the copy itself) at the price of its memory.
-     */
-    retainedEncoderBytes: number;
   }>
 >;
 
-/** Encodes and decodes wslink envelopes. One instance per connection; not re-entrant. */
+/**
+ * Encodes and decodes wslink envelopes. Not re-entrant. The encoder keeps its largest buffer:
+ * whoever sends uses a `FrameEncoder` (frames.ts), which decides how long a large one is kept.
+ */
 export interface MessageCodec {
   /**
    * Encodes `value`. The result is a view of a buffer that the next `encode` call overwrites:
@@ -30,25 +27,13 @@ export interface MessageCodec {
   decode(bytes: Uint8Array): unknown;
 }
 
-// Encoder buffers up to this size are reused from message to message; larger ones are dropped.
-const RETAINED_ENCODER_BYTES = 1024 * 1024;
-
 /** Creates a {@link MessageCodec}. */
 export function createMessageCodec(options: MessageCodecOptions = {}): MessageCodec {
   const useBigInt64 = options.useBigInt64 ?? false;
-  const retainedEncoderBytes = options.retainedEncoderBytes ?? RETAINED_ENCODER_BYTES;
-  const newEncoder = () => new Encoder({ useBigInt64, ignoreUndefined: false });
-  let encoder = newEncoder();
-  let lastEncodedSize = 0;
+  const encoder = new Encoder({ useBigInt64, ignoreUndefined: false });
   const decoder = new Decoder({ useBigInt64 });
   return {
-    encode: (value) => {
-      // The encoder keeps its largest buffer: after a large message, let that buffer go.
-      if (lastEncodedSize > retainedEncoderBytes) encoder = newEncoder();
-      const encoded = encoder.encodeSharedRef(normalizeBinaries(value));
-      lastEncodedSize = encoded.byteLength;
-      return encoded;
-    },
+    encode: (value) => encoder.encodeSharedRef(normalizeBinaries(value)),
     decode: (bytes) => decoder.decode(bytes),
   };
 }

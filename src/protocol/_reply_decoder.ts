@@ -5,26 +5,29 @@
 // is reused while it repeats (publish ids are `publish:{topic}:0`, the same on every publish of
 // a topic). Anything else, and any bytes this path is not sure about, go to the full decoder, so
 // the result is always exactly what the full decoder returns (or throws).
-import type { MessageCodec } from "../msgpack.ts";
+import { PROTOCOL_VERSION, resultEnvelope } from "./envelope.ts";
+import type { MessageCodec } from "./msgpack.ts";
 
-// 0x83: a map of 3 entries; 0xa6 "wslink"; 0xa3 "1.0"; 0xa2 "id".
+const asciiBytes = (text: string) => text.split("").map((c) => c.charCodeAt(0));
+
+// 0x83: a map of 3 entries; 0xa6 "wslink"; 0xa0 + length, the version; 0xa2 "id".
 const PREFIX = [
   0x83,
   0xa6,
-  ..."wslink".split("").map((c) => c.charCodeAt(0)),
-  0xa3,
-  ..."1.0".split("").map((c) => c.charCodeAt(0)),
+  ...asciiBytes("wslink"),
+  0xa0 + PROTOCOL_VERSION.length,
+  ...asciiBytes(PROTOCOL_VERSION),
   0xa2,
-  ..."id".split("").map((c) => c.charCodeAt(0)),
+  ...asciiBytes("id"),
 ];
 const PREFIX_LENGTH = PREFIX.length;
 // 0xa6 "result".
-const RESULT_KEY = [0xa6, ..."result".split("").map((c) => c.charCodeAt(0))];
+const RESULT_KEY = [0xa6, ...asciiBytes("result")];
 // Ids longer than this are decoded, not cached.
 const MAX_CACHED_ID = 255;
 
 /** Decodes whole wslink messages, taking the fast path where it applies. */
-export function createEnvelopeDecoder(codec: MessageCodec): (bytes: Uint8Array) => unknown {
+export function createReplyDecoder(codec: MessageCodec): (bytes: Uint8Array) => unknown {
   const lastIdBytes = new Uint8Array(MAX_CACHED_ID);
   let lastIdLength = -1;
   let lastId = "";
@@ -74,7 +77,7 @@ export function createEnvelopeDecoder(codec: MessageCodec): (bytes: Uint8Array) 
     } catch {
       return undefined; // the full decoder reports it, with its own message
     }
-    return { wslink: "1.0", id, result };
+    return resultEnvelope(id, result);
   };
 
   return (bytes) => fast(bytes) ?? codec.decode(bytes);

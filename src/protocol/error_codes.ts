@@ -1,0 +1,16 @@
+/**
+ * The error codes of the wslink protocol, each defined here once: the ones the reference server
+ * sends and the one this client uses for failures it detects itself.
+ * @module
+ */
+
+/** `-32000`: a hello with a wrong or missing secret, or any call before a successful hello. */
+export const UNAUTHORIZED: -32000 = -32000;
+/** `-32001`: the server method raised; `data` is `{ method, exception, trace }`. */
+export const EXCEPTION_RAISED: -32001 = -32001;
+/** `-32002`: the method's result could not be serialized; `data` is the method name. */
+export const RESULT_NOT_SERIALIZABLE: -32002 = -32002;
+/** `-32601`: an unknown method (`data` is its name) or an unknown `system:` method. */
+export const METHOD_NOT_FOUND: -32601 = -32601;
+/** `-32099`: raised by this client: not connected, closed, timed out, aborted, refused locally. */
+export const CLIENT_ERROR: -32099 = -32099;
