@@ -93,6 +93,27 @@ function drainQueue(socket: BunSocket, limit: number): void {
   else queue.splice(0, sent);
 }
 
+// Upgrades requests on `path` to WebSocket; 404 elsewhere, 426 for a plain request on `path`.
+function upgradeOnPath(request: Request, server: BunServer, path: string): Response | undefined {
+  if (new URL(request.url).pathname !== path) return new Response("Not Found", { status: 404 });
+  const remoteAddress = server.requestIP(request)?.address;
+  if (server.upgrade(request, { data: { remoteAddress } })) return undefined;
+  return new Response("Upgrade Required", { status: 426, headers: { upgrade: "websocket" } });
+}
+
+// Pings every `seconds`; a socket that did not answer the last ping is dropped.
+function startHeartbeat(socket: BunSocket, seconds: number): void {
+  socket.data.answered = true;
+  socket.data.heartbeat = setInterval(() => {
+    if (!socket.data.answered) {
+      socket.terminate();
+      return;
+    }
+    socket.data.answered = false;
+    socket.ping();
+  }, seconds * 1000);
+}
+
 /** The Bun adapter. */
 export const bunAdapter: Adapter = (options) => {
   const bun = (globalThis as unknown as { Bun: BunGlobal }).Bun;
@@ -104,14 +125,7 @@ export const bunAdapter: Adapter = (options) => {
   const server = bun.serve({
     hostname: options.hostname,
     port: options.port,
-    fetch(request, server) {
-      if (new URL(request.url).pathname !== options.path) {
-        return new Response("Not Found", { status: 404 });
-      }
-      const remoteAddress = server.requestIP(request)?.address;
-      if (server.upgrade(request, { data: { remoteAddress } })) return undefined;
-      return new Response("Upgrade Required", { status: 426, headers: { upgrade: "websocket" } });
-    },
+    fetch: (request, server) => upgradeOnPath(request, server, options.path),
     websocket: {
       maxPayloadLength: Math.min(options.maxFrameSize, BUN_MAX_PAYLOAD),
       backpressureLimit,
@@ -119,17 +133,7 @@ export const bunAdapter: Adapter = (options) => {
       idleTimeout: 0,
       sendPings: false,
       open(socket) {
-        if (options.heartbeat > 0) {
-          socket.data.answered = true;
-          socket.data.heartbeat = setInterval(() => {
-            if (!socket.data.answered) {
-              socket.terminate();
-              return;
-            }
-            socket.data.answered = false;
-            socket.ping();
-          }, options.heartbeat * 1000);
-        }
+        if (options.heartbeat > 0) startHeartbeat(socket, options.heartbeat);
         socket.data.handlers = options.open({
           send(frame) {
             if (socket.readyState === 1) sendInOrder(socket, frame, backpressureLimit);
