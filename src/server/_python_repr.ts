@@ -54,10 +54,3 @@ export function pythonTruthy(value: unknown): boolean {
   }
   return true;
 }
-
-/** A plain object (a decoded msgpack map), not an array, binary or class instance. */
-export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== "object" || value === null) return false;
-  const prototype = Object.getPrototypeOf(value);
-  return prototype === Object.prototype || prototype === null;
-}

@@ -98,7 +98,7 @@ export type RpcHandler = (
   client: ServerClient,
 ) => unknown;
 
-/** Options of the protocol core, after defaults. */
+/** @internal Options of the protocol core, after defaults. */
 export interface CoreConfig {
   readonly secret: string;
   readonly validateToken:
@@ -111,7 +111,7 @@ export interface CoreConfig {
   readonly onDisconnect: (client: ServerClient, code: number, reason: string) => void;
 }
 
-/** Options of {@link WslinkCore.publish}. */
+/** @internal Options of {@link WslinkCore.publish}. */
 export type PublishOptions = Readonly<
   Partial<{
     /** Only this client (its `"c…"` id) receives the message. Default: every client. */
@@ -126,7 +126,7 @@ interface QueuedPublish {
   readonly targets: Connection[];
 }
 
-/** The wslink protocol, independent of the runtime. One per server. */
+/** @internal The wslink protocol, independent of the runtime. One per server. */
 export class WslinkCore {
   readonly #config: CoreConfig;
   readonly #methods = new Map<string, RpcHandler>();

@@ -36,14 +36,17 @@ export interface Subscription extends Disposable {
   unsubscribe(): void;
 }
 
-/** Where the session keeps a subscriber: called with each payload published on its topic. */
+/**
+ * @internal Where the session keeps a subscriber: called with each payload published on its
+ * topic.
+ */
 export interface TopicSubscriber {
   deliver(payload: unknown): void;
   /** The session closed: stop and release. */
   end(): void;
 }
 
-/** A callback subscription. */
+/** @internal A callback subscription. */
 export class CallbackSubscription implements Subscription, TopicSubscriber {
   readonly topic: string;
   #callback: ((payload: unknown, topic: string) => void) | undefined;

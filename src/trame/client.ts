@@ -17,6 +17,7 @@ import {
   TRAME_METHODS,
 } from "./protocol.ts";
 import { KeyTranslator } from "./translator.ts";
+import { isMap } from "../protocol/envelope.ts";
 import { jitteredExponentialDelay } from "../util/backoff.ts";
 import { Emitter } from "../util/emitter.ts";
 
@@ -284,11 +285,11 @@ export class TrameClient<T extends Record<string, unknown> = Record<string, unkn
       session.subscribe(ACTIONS_TOPIC, (payload) => this.#onActionsPublish(payload));
       const reply = await session.call<{ state?: unknown }>(TRAME_METHODS.stateGet);
       const serverState = reply?.state;
-      if (serverState === null || typeof serverState !== "object" || Array.isArray(serverState)) {
+      if (!isMap(serverState)) {
         throw clientError("protocol", `${TRAME_METHODS.stateGet} did not return a state object`);
       }
       try {
-        this.#applyServerValues(serverState as Record<string, unknown>);
+        this.#applyServerValues(serverState);
       } catch (error) {
         // A listener threw: the state is loaded all the same, the connection is fine.
         this.#emit("error", { error, context: TRAME_METHODS.stateGet });
@@ -315,7 +316,7 @@ export class TrameClient<T extends Record<string, unknown> = Record<string, unkn
   }
 
   #onStatePublish(payload: unknown): void {
-    if (payload === null || typeof payload !== "object" || Array.isArray(payload)) {
+    if (!isMap(payload)) {
       this.#emit("error", {
         error: clientError("protocol", "a state publish that is not a map"),
         context: STATE_TOPIC,
@@ -323,7 +324,7 @@ export class TrameClient<T extends Record<string, unknown> = Record<string, unkn
       return;
     }
     try {
-      this.#applyServerValues(payload as Record<string, unknown>);
+      this.#applyServerValues(payload);
     } catch (error) {
       this.#emit("error", { error, context: STATE_TOPIC });
     }
