@@ -1,5 +1,5 @@
 // `trame-wire bench`: throughput of publishes, RPC round trips and large messages.
-import type { CliOutput } from "./cli.ts";
+import type { CliOutput } from "./output.ts";
 import { EXIT_CODES, NotFoundError } from "./failures.ts";
 import { withSession } from "./connection.ts";
 import { Watchdog } from "./deadline.ts";

@@ -36,13 +36,9 @@ import type { TrameClient } from "../trame/client.ts";
 import { deepEqual } from "../trame/state.ts";
 import { clientError, WslinkError } from "../session/errors.ts";
 import { STATE_TOPIC } from "../trame/protocol.ts";
+import type { CliOutput } from "./output.ts";
 
-/** Where commands write; swapped in tests. */
-export interface CliOutput {
-  out(text: string): void;
-  error(text: string): void;
-  readonly isTerminal: boolean;
-}
+export type { CliOutput } from "./output.ts";
 
 /** The default of `--timeout`, in milliseconds. */
 export const DEFAULT_TIMEOUT_MS = 10_000;

@@ -1,7 +1,7 @@
 // Opening and closing the command's connections, each step with a time limit.
 import { connecting } from "./failures.ts";
 import { deadline, settleWithin } from "./deadline.ts";
-import type { CliOutput } from "./cli.ts";
+import type { CliOutput } from "./output.ts";
 import type { WebSocketConstructor, WslinkSessionOptions } from "../session/options.ts";
 import { WslinkSession } from "../session/session.ts";
 import { TrameClient } from "../trame/client.ts";

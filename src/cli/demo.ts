@@ -1,5 +1,5 @@
 // `trame-wire demo`: the whole library at work against the embedded server, in one run.
-import type { CliOutput } from "./cli.ts";
+import type { CliOutput } from "./output.ts";
 import { EXIT_CODES } from "./failures.ts";
 import { webSocketClass } from "./connection.ts";
 import process from "node:process";
