@@ -1,11 +1,13 @@
 // The WebAssembly engine's bookkeeping: header parsing, the table of pending messages, coverage of
-// each message by sorted disjoint ranges, and the limits. It mirrors src/codec/_js_engine.ts check
+// each message by disjoint ranges (assembly/received_ranges.ts), and the limits. It mirrors src/codec/_js_engine.ts check
 // for check. Message bytes never enter this module: it decides, and src/codec/_wasm_engine.ts
 // copies into buffers that live in JavaScript.
 //
 // Interface: JavaScript writes a frame's first 12 bytes at ioPointer() and calls push(frameLength).
 // The result is a status code; every number JavaScript needs besides it is left in the output
 // words at ioPointer() + OUTPUT_START (little-endian, read with a DataView).
+
+import { ADDED, MERGED, NO_ROOM, OVERLAPS, ReceivedRanges } from "./received_ranges";
 
 const HEADER_LENGTH: u64 = 12;
 const RANGE_COST_BYTES: u64 = 16;
@@ -43,12 +45,12 @@ const IO_BYTES: i32 = 48;
 const io: usize = memory.data(IO_BYTES, 16);
 
 class PendingMessage {
-  totalSize: u32 = 0;
-  slot: i32 = 0;
-  receivedBytes: u32 = 0;
-  // Disjoint, sorted, never adjacent ranges [starts[i], ends[i]) of bytes received so far.
-  starts: Array<u32> = [];
-  ends: Array<u32> = [];
+  constructor(
+    public totalSize: u32,
+    public slot: i32,
+    public receivedBytes: u32,
+    public ranges: ReceivedRanges,
+  ) {}
 }
 
 let maxMessageSize: u64 = 0;
@@ -127,12 +129,12 @@ export function push(frameLengthAsFloat: f64): i32 {
       store<u32>(io + OUT_DETAIL_A, 0);
       return refuse(PENDING_BYTES, id);
     }
-    const started = new PendingMessage();
-    started.totalSize = totalSize;
-    started.slot = takeSlot();
-    started.receivedBytes = <u32> contentLength;
-    started.starts.push(offset);
-    started.ends.push(offset + <u32> contentLength);
+    const started = new PendingMessage(
+      totalSize,
+      takeSlot(),
+      <u32> contentLength,
+      new ReceivedRanges(offset, offset + <u32> contentLength),
+    );
     pending.set(id, started);
     pendingBytesInUse += cost;
     store<u32>(io + OUT_RECEIVED, started.receivedBytes);
@@ -154,50 +156,22 @@ export function push(frameLengthAsFloat: f64): i32 {
   return COMPLETED;
 }
 
-// Records [start, end) as received; returns 0, or the refusal when it overlaps what is there.
+// Records [start, end) as received; returns 0, or the refusal when it overlaps what is there or a
+// further range does not fit in maxPendingBytes.
 function addRange(id: u32, message: PendingMessage, start: u32, end: u32): i32 {
-  const starts = message.starts;
-  const ends = message.ends;
-  const count = ends.length;
-  // Fast path: chunks in order extend the last range.
-  if (unchecked(ends[count - 1]) == start) {
-    unchecked(ends[count - 1] = end);
-    return 0;
-  }
-  // Index of the first range starting at or after `end`: the ranges before it may touch us.
-  let low = 0;
-  let high = count;
-  while (low < high) {
-    const middle = (low + high) >>> 1;
-    if (unchecked(starts[middle]) < end) low = middle + 1;
-    else high = middle;
-  }
-  const next = low;
-  const previous = low - 1;
-  if (previous >= 0 && unchecked(ends[previous]) > start) {
-    store<u32>(io + OUT_DETAIL_A, unchecked(starts[previous]));
-    store<u32>(io + OUT_DETAIL_B, unchecked(ends[previous]));
-    return refuse(OVERLAP, id);
-  }
-  const joinsPrevious = previous >= 0 && unchecked(ends[previous]) == start;
-  const joinsNext = next < count && unchecked(starts[next]) == end;
-  if (joinsPrevious && joinsNext) {
-    unchecked(ends[previous] = ends[next]);
-    removeAt(starts, next);
-    removeAt(ends, next);
-    pendingBytesInUse -= RANGE_COST_BYTES;
-  } else if (joinsPrevious) {
-    unchecked(ends[previous] = end);
-  } else if (joinsNext) {
-    unchecked(starts[next] = start);
-  } else {
-    if (pendingBytesInUse + RANGE_COST_BYTES > maxPendingBytes) {
-      store<u32>(io + OUT_DETAIL_A, 1);
-      return refuse(PENDING_BYTES, id);
-    }
-    insertAt(starts, next, start);
-    insertAt(ends, next, end);
+  const ranges = message.ranges;
+  const outcome = ranges.add(start, end, pendingBytesInUse + RANGE_COST_BYTES <= maxPendingBytes);
+  if (outcome == ADDED) {
     pendingBytesInUse += RANGE_COST_BYTES;
+  } else if (outcome == MERGED) {
+    pendingBytesInUse -= RANGE_COST_BYTES;
+  } else if (outcome == OVERLAPS) {
+    store<u32>(io + OUT_DETAIL_A, ranges.overlapStart);
+    store<u32>(io + OUT_DETAIL_B, ranges.overlapEnd);
+    return refuse(OVERLAP, id);
+  } else if (outcome == NO_ROOM) {
+    store<u32>(io + OUT_DETAIL_A, 1);
+    return refuse(PENDING_BYTES, id);
   }
   return 0;
 }
@@ -212,7 +186,7 @@ function refuse(reason: i32, id: u32): i32 {
 
 function forget(id: u32, message: PendingMessage): void {
   pending.delete(id);
-  pendingBytesInUse -= <u64> message.totalSize + RANGE_COST_BYTES * <u64> message.starts.length;
+  pendingBytesInUse -= <u64> message.totalSize + RANGE_COST_BYTES * <u64> message.ranges.count;
   freeSlots.push(message.slot);
   store<i32>(io + OUT_FREED_SLOT, message.slot);
 }
@@ -230,18 +204,4 @@ function wasDropped(id: u32): bool {
 function takeSlot(): i32 {
   if (freeSlots.length > 0) return freeSlots.pop();
   return slotCount++;
-}
-
-function insertAt(values: Array<u32>, index: i32, value: u32): void {
-  const tail = values.length - index;
-  values.push(0);
-  const at = values.dataStart + (<usize> index << 2);
-  memory.copy(at + 4, at, <usize> tail << 2);
-  store<u32>(at, value);
-}
-
-function removeAt(values: Array<u32>, index: i32): void {
-  const at = values.dataStart + (<usize> index << 2);
-  memory.copy(at, at + 4, <usize> (values.length - index - 1) << 2);
-  values.length = values.length - 1;
 }

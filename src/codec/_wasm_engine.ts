@@ -1,16 +1,16 @@
 // The WebAssembly engine: assembly/index.ts parses headers and keeps the books (pending messages,
 // received ranges, limits); this file keeps the message buffers and does the copying, so no view
 // of WebAssembly memory ever reaches the caller.
-import { CHUNK_ERROR_REASONS, ChunkError } from "./chunk_error.ts";
+import { CHUNK_ERROR_REASONS, type ChunkError } from "./chunk_error.ts";
 import { HEADER_LENGTH } from "./header.ts";
 import {
+  chunkRefusal,
   frameBytes,
   notifyProgress,
-  RANGE_COST_BYTES,
+  type ProgressCallback,
   type UnChunker,
   type UnChunkerLimits,
-  type UnChunkerOptions,
-} from "./unchunker.ts";
+} from "./_engine.ts";
 import { WASM_MODULE_BASE64 } from "./_wasm_bytes.ts";
 
 // push() status codes and output layout: keep in step with assembly/index.ts.
@@ -71,7 +71,7 @@ function readAssemblyScriptString(memory: WebAssembly.Memory, pointer: number): 
 class WasmUnChunker implements UnChunker {
   readonly engine = "wasm" as const;
   readonly limits: UnChunkerLimits;
-  #onProgress: UnChunkerOptions["onProgress"];
+  #onProgress: ProgressCallback | undefined;
   #exports: EngineExports;
   // The hot export, held directly: instance.exports is a frozen namespace-like object.
   #pushHeader: EngineExports["push"];
@@ -85,7 +85,7 @@ class WasmUnChunker implements UnChunker {
 
   constructor(
     limits: UnChunkerLimits,
-    onProgress: UnChunkerOptions["onProgress"],
+    onProgress: ProgressCallback | undefined,
     exports: EngineExports,
     failure: FailureHolder,
   ) {
@@ -159,80 +159,34 @@ class WasmUnChunker implements UnChunker {
     return status === COMPLETED ? buffer : undefined;
   }
 
-  // Builds the same ChunkError, detail text included, as the TypeScript engine.
+  // Reads the refusal's facts from the output words; chunkRefusal() words it as the TypeScript
+  // engine does.
   #refusal(code: number, frameLength: number): ChunkError {
-    const output = this.#output;
     const reason = CHUNK_ERROR_REASONS[code - 1];
+    if (reason === undefined) {
+      throw new Error(`the WebAssembly un-chunker returned an unknown status ${-code}`);
+    }
+    const output = this.#output;
+    const limits = this.limits;
     if (reason === "short-frame") {
-      return new ChunkError(
-        reason,
-        undefined,
-        `a frame needs at least ${HEADER_LENGTH} bytes, got ${frameLength}`,
-      );
+      return chunkRefusal(reason, undefined, { frameLength, offset: 0, totalSize: 0, limits });
     }
     const freedSlot = output.getInt32(OUT_FREED_SLOT, true);
     if (freedSlot >= 0) this.#buffers[freedSlot] = undefined;
-    const id = output.getUint32(OUT_ID, true);
-    const offset = output.getUint32(OUT_OFFSET, true);
-    const totalSize = output.getUint32(OUT_TOTAL, true);
-    const contentLength = frameLength - HEADER_LENGTH;
+    // The detail words mean what the reason makes them mean (see refuse() in assembly/index.ts).
     const detailA = output.getUint32(OUT_DETAIL_A, true);
-    const detailB = output.getUint32(OUT_DETAIL_B, true);
-    const { maxMessageSize, maxPendingBytes } = this.limits;
-    switch (reason) {
-      case "dropped":
-        return new ChunkError(reason, id, "an earlier chunk of this message was refused");
-      case "empty-chunk":
-        return new ChunkError(
-          reason,
-          id,
-          `content ${contentLength} bytes, total ${totalSize} bytes`,
-        );
-      case "out-of-bounds":
-        return new ChunkError(
-          reason,
-          id,
-          `bytes ${offset}..${offset + contentLength} past the total of ${totalSize}`,
-        );
-      case "message-too-large":
-        return new ChunkError(
-          reason,
-          id,
-          `declares ${totalSize} bytes, the limit is ${maxMessageSize}`,
-        );
-      case "too-many-messages":
-        return new ChunkError(
-          reason,
-          id,
-          `${this.pendingMessages} messages are already incomplete`,
-        );
-      case "pending-bytes":
-        return new ChunkError(
-          reason,
-          id,
-          detailA === 0
-            ? `needs ${
-              totalSize + RANGE_COST_BYTES
-            } bytes, ${this.pendingBytes} of ${maxPendingBytes} in use`
-            : `another disjoint range would exceed ${maxPendingBytes} bytes`,
-        );
-      case "total-mismatch":
-        return new ChunkError(
-          reason,
-          id,
-          `declares ${totalSize} bytes, an earlier chunk declared ${detailA}`,
-        );
-      case "overlap":
-        return new ChunkError(
-          reason,
-          id,
-          `bytes ${offset}..${
-            offset + contentLength
-          } overlap bytes ${detailA}..${detailB} already received`,
-        );
-      default:
-        throw new Error(`the WebAssembly un-chunker returned an unknown status ${-code}`);
-    }
+    return chunkRefusal(reason, output.getUint32(OUT_ID, true), {
+      frameLength,
+      offset: output.getUint32(OUT_OFFSET, true),
+      totalSize: output.getUint32(OUT_TOTAL, true),
+      limits,
+      pendingMessages: this.pendingMessages,
+      pendingBytes: this.pendingBytes,
+      forRange: detailA !== 0,
+      earlierTotal: detailA,
+      receivedStart: detailA,
+      receivedEnd: output.getUint32(OUT_DETAIL_B, true),
+    });
   }
 
   #refreshViews(): void {
@@ -253,7 +207,7 @@ export function wasmMemoryByteLength(unchunker: UnChunker): number | undefined {
  */
 export async function createWasmUnChunker(
   limits: UnChunkerLimits,
-  onProgress: UnChunkerOptions["onProgress"],
+  onProgress: ProgressCallback | undefined,
 ): Promise<UnChunker> {
   if (typeof WebAssembly !== "object" || typeof WebAssembly.compile !== "function") {
     throw new Error(

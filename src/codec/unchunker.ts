@@ -1,9 +1,8 @@
-// deno-lint-ignore no-unused-vars -- referenced by the doc comments
-import type { ChunkError } from "./chunk_error.ts";
+// The public face of the un-chunker: options, defaults, and the factory that picks an engine.
 import { createJsUnChunker } from "./_js_engine.ts";
+import type { UnChunker, UnChunkerEngine, UnChunkerLimits } from "./_engine.ts";
 
-/** Which implementation reassembles chunks. */
-export type UnChunkerEngine = "wasm" | "js";
+export type { UnChunker, UnChunkerEngine, UnChunkerLimits } from "./_engine.ts";
 
 /** Options for {@link createUnChunker}; every field is optional. */
 export type UnChunkerOptions = Readonly<
@@ -33,16 +32,6 @@ export type UnChunkerOptions = Readonly<
   }>
 >;
 
-/** The limits an un-chunker enforces, after defaults are applied. */
-export interface UnChunkerLimits {
-  /** Largest total size a message may declare, in bytes. */
-  readonly maxMessageSize: number;
-  /** Bytes all incomplete messages may hold together. */
-  readonly maxPendingBytes: number;
-  /** Incomplete messages held at once. */
-  readonly maxPendingMessages: number;
-}
-
 /** Default {@link UnChunkerLimits}. */
 export const DEFAULT_UNCHUNKER_LIMITS: UnChunkerLimits = Object.freeze({
   maxMessageSize: 2 ** 30,
@@ -50,37 +39,8 @@ export const DEFAULT_UNCHUNKER_LIMITS: UnChunkerLimits = Object.freeze({
   maxPendingMessages: 1024,
 });
 
-/** Bookkeeping charged to `maxPendingBytes` for each disjoint range of received bytes. */
-export const RANGE_COST_BYTES = 16;
-
-/**
- * Reassembles wslink frames into whole messages (their msgpack bytes).
- *
- * Memory contract: a message that arrives in one frame is returned as a view of that frame's
- * bytes (no copy); a message in several frames is copied once, byte by byte, into a buffer of its
- * declared size, which is then handed over to the caller and never touched again.
- */
-export interface UnChunker {
-  /** The engine doing the work. */
-  readonly engine: UnChunkerEngine;
-  /** The limits in force. */
-  readonly limits: UnChunkerLimits;
-  /** How many messages are incomplete. */
-  readonly pendingMessages: number;
-  /** What the incomplete messages cost against `maxPendingBytes`. */
-  readonly pendingBytes: number;
-  /**
-   * Takes one frame. Returns the whole message's bytes when this frame completes it, else
-   * `undefined`. Throws a {@link ChunkError} for a frame it refuses; only that frame's message
-   * is dropped.
-   */
-  push(frame: Uint8Array | ArrayBuffer): Uint8Array | undefined;
-  /** Drops every incomplete message and frees its memory. */
-  release(): void;
-}
-
-/** Validates the options' limits and applies defaults. */
-export function resolveLimits(options: UnChunkerOptions): UnChunkerLimits {
+// Validates the options' limits and applies defaults.
+function resolveLimits(options: UnChunkerOptions): UnChunkerLimits {
   const limits = {
     maxMessageSize: options.maxMessageSize ?? DEFAULT_UNCHUNKER_LIMITS.maxMessageSize,
     maxPendingBytes: options.maxPendingBytes ?? DEFAULT_UNCHUNKER_LIMITS.maxPendingBytes,
@@ -124,30 +84,5 @@ export async function createUnChunker(options: UnChunkerOptions = {}): Promise<U
   } catch (error) {
     if (engine === "auto") return createJsUnChunker(limits, options.onProgress);
     throw error;
-  }
-}
-
-/** A `Uint8Array` over any frame, without copying. */
-export function frameBytes(frame: Uint8Array | ArrayBuffer): Uint8Array {
-  if (frame instanceof Uint8Array) return frame;
-  if (frame instanceof ArrayBuffer) return new Uint8Array(frame);
-  throw new TypeError("a frame must be a Uint8Array or an ArrayBuffer");
-}
-
-/** Runs a progress callback so that a throwing callback cannot corrupt the un-chunker. */
-export function notifyProgress(
-  onProgress: UnChunkerOptions["onProgress"],
-  messageId: number,
-  receivedBytes: number,
-  totalBytes: number,
-): void {
-  if (onProgress === undefined) return;
-  try {
-    onProgress(messageId, receivedBytes, totalBytes);
-  } catch (error) {
-    // Surface it like an event listener's exception, after the frame is fully processed.
-    queueMicrotask(() => {
-      throw error;
-    });
   }
 }

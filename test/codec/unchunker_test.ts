@@ -356,6 +356,41 @@ for (const engine of ENGINES) {
     assert.equal(unchunker.pendingMessages, 0);
   });
 
+  // Issue 13, item 8: with sorted arrays this pattern cost O(n) per chunk; 400,000 such frames
+  // blocked the event loop 11-16 s. Each chunk costs O(log n) now, and these 100,000 frames take
+  // a fraction of a second (test/codec/received_ranges_test.ts checks the tree stays balanced).
+  // The suite's only time bound, generous for a loaded machine.
+  test(`unchunker (${engine}) takes 1-byte chunks backwards, every other byte first, quickly`, async () => {
+    const unchunker = await unchunkerOf(engine);
+    const pieces = 50_000;
+    const message = patternedMessage(2 * pieces);
+    const oneByte = (offset: number) => {
+      const frame = rawFrame(1, offset, message.byteLength, 1);
+      frame[12] = message[offset];
+      return frame;
+    };
+    const evenBackwards = Array.from(
+      { length: pieces },
+      (_, index) => oneByte(2 * (pieces - index - 1)),
+    );
+    // Each odd byte joins two ranges, taken from both ends towards the middle.
+    const oddFromBothEnds = Array.from({ length: pieces }, (_, index) => {
+      const fromEnd = index % 2 === 1;
+      const rank = index >>> 1;
+      return oneByte(fromEnd ? 2 * (pieces - rank) - 1 : 2 * rank + 1);
+    });
+    const started = performance.now();
+    for (const frame of evenBackwards) unchunker.push(frame);
+    const disjointRanges = (unchunker.pendingBytes - message.byteLength) / RANGE_COST;
+    let whole: Uint8Array | undefined;
+    for (const frame of oddFromBothEnds) whole = unchunker.push(frame);
+    const elapsed = performance.now() - started;
+    assert.equal(disjointRanges, pieces, "every even byte was a range of its own");
+    assert.deepEqual(whole, message);
+    assert.equal(unchunker.pendingBytes, 0);
+    assert.ok(elapsed < 5_000, `${2 * pieces} frames took ${Math.round(elapsed)} ms`);
+  });
+
   test(`unchunker (${engine}) keeps returned messages intact over 1,000 further pushes`, async () => {
     const unchunker = await unchunkerOf(engine, { maxPendingMessages: 4096 });
     const single = generateChunks(patternedMessage(99, 3), 0, { id: 1 }).next().value!;
