@@ -1,0 +1,286 @@
+// A pre-scan that makes "never allocates what a header claims" true for every length inside a
+// msgpack message, not only the chunk header: @msgpack/msgpack's Decoder runs `new Array(n)` for
+// an array header declaring n elements before reading any of them, so 20 nested `dd 02 00 00 00`
+// headers in a 160-byte message exhaust the heap (issue 13, item 1).
+
+/**
+ * The deepest value accepted by default: 100, the depth @msgpack/msgpack's `Encoder` writes at
+ * most by default (its `DEFAULT_MAX_DEPTH`; the root value is at depth 1), and so the deepest
+ * message this project sends.
+ */
+export const MSGPACK_MAX_DEPTH = 100;
+
+/**
+ * Why {@link checkMsgpackLengths} refused a message.
+ *
+ * - `empty`: no bytes at all.
+ * - `truncated`: the input ends inside a value, or before the elements arrays and maps declared.
+ * - `declared-length`: an array's or map's element count, or a str's, bin's or ext's byte length,
+ *   is more than the bytes left could hold (each element takes at least one byte, each map entry
+ *   two, on top of the elements the enclosing arrays and maps still owe).
+ * - `too-deep`: an array or map holds values deeper than the depth limit.
+ * - `unknown-type`: the byte 0xc1, which msgpack never uses.
+ * - `trailing-bytes`: bytes follow the end of the message's one value.
+ */
+export type MsgpackCheckReason =
+  | "empty"
+  | "truncated"
+  | "declared-length"
+  | "too-deep"
+  | "unknown-type"
+  | "trailing-bytes";
+
+/** A message that {@link checkMsgpackLengths} refused, with where and why. */
+export class MsgpackCheckError extends Error {
+  /** Machine-readable cause. */
+  readonly reason: MsgpackCheckReason;
+  /** Offset of the value's type byte at fault (for `trailing-bytes`: of the first extra byte). */
+  readonly offset: number;
+
+  /** Makes the error for `reason` at `offset`, explained by `detail`. */
+  constructor(reason: MsgpackCheckReason, offset: number, detail: string) {
+    super(`malformed msgpack (${reason}) at byte ${offset}: ${detail}`);
+    this.name = "MsgpackCheckError";
+    this.reason = reason;
+    this.offset = offset;
+  }
+}
+
+// Elements still owed by each open array or map, innermost last. Reused from call to call (the
+// check is synchronous and calls nothing that could re-enter it); grown for a larger maxDepth.
+let owedPerLevel = new Float64Array(MSGPACK_MAX_DEPTH);
+
+/**
+ * Checks, without decoding and without allocating anything a header declares, that `bytes` is
+ * exactly one msgpack value whose every declared length fits in the bytes it has.
+ *
+ * Contract: when this returns, `bytes` holds one complete msgpack value and nothing after it; no
+ * value is nested deeper than `maxDepth` (the root is at depth 1); and every array, map, str, bin
+ * and ext fits in the bytes after its header, with at least one byte for each element that
+ * arrays and maps still owe at that point. So decoding it with @msgpack/msgpack allocates in
+ * proportion to `bytes.byteLength`, never to a declared count. Every message @msgpack/msgpack's
+ * `Encoder` writes (at its default depth limit) passes. It checks structure only: what the
+ * decoder refuses for meaning (a map key that is not a string or number, `__proto__` as a key, a
+ * malformed timestamp) passes here and still fails in the decoder.
+ *
+ * Cost: one pass over the headers; the contents of str, bin and ext are skipped, not read.
+ *
+ * @param bytes One whole message (after reassembly of its chunks).
+ * @param maxDepth Deepest value accepted, from 1; default {@link MSGPACK_MAX_DEPTH}.
+ * @throws {MsgpackCheckError} when the message is malformed, with the offset and the reason.
+ * @throws {RangeError} when `maxDepth` is not a positive integer.
+ *
+ * @example
+ * ```ts
+ * import { checkMsgpackLengths } from "./msgpack_check.ts";
+ * checkMsgpackLengths(new Uint8Array([0x92, 0x01, 0xa1, 0x78])); // [1, "x"]: passes
+ * try {
+ *   checkMsgpackLengths(new Uint8Array([0xdd, 0x02, 0x00, 0x00, 0x00, 0xc0]));
+ * } catch (error) {
+ *   // malformed msgpack (declared-length) at byte 0: an array 32 declares 33554432 elements
+ *   // with 1 byte left
+ *   console.log((error as Error).message);
+ * }
+ * ```
+ */
+export function checkMsgpackLengths(bytes: Uint8Array, maxDepth = MSGPACK_MAX_DEPTH): void {
+  if (!Number.isSafeInteger(maxDepth) || maxDepth < 1) {
+    throw new RangeError(`maxDepth must be a positive integer, got ${maxDepth}`);
+  }
+  if (owedPerLevel.length < maxDepth) owedPerLevel = new Float64Array(maxDepth);
+  const owedByLevel = owedPerLevel;
+  const end = bytes.byteLength;
+  if (end === 0) throw new MsgpackCheckError("empty", 0, "no bytes at all");
+  let position = 0;
+  // Open arrays and maps, and the elements they owe together. Each owed element needs at least
+  // one byte, and every header is checked against that, so a value never starts past the end.
+  let levels = 0;
+  let owed = 0;
+  while (true) {
+    if (levels > 0) {
+      owedByLevel[levels - 1]--;
+      owed--;
+    }
+    const type = bytes[position];
+    // Bytes of the header (type byte, length field, an ext's type) and of fixed-size content;
+    // the count a length field or fix format declares, and what it counts.
+    let header = 1;
+    let fixed = 0;
+    let count = 0;
+    let counts = BYTES;
+    if (type < 0x80 || type >= 0xe0) {
+      // a positive or negative fixint
+    } else if (type < 0x90) {
+      count = type - 0x80;
+      counts = ENTRIES;
+    } else if (type < 0xa0) {
+      count = type - 0x90;
+      counts = ELEMENTS;
+    } else if (type < 0xc0) {
+      count = type - 0xa0;
+    } else {
+      const layout = LAYOUTS[type - 0xc0];
+      if (layout === 0) throw new MsgpackCheckError("unknown-type", position, "0xc1 is not used");
+      header = layout >>> 8;
+      fixed = layout & 0xff;
+      if (position + header > end) {
+        throw new MsgpackCheckError("truncated", position, `the input ends inside ${name(type)}`);
+      }
+      const lengthField = header - (type >= 0xc7 && type <= 0xc9 ? 2 : 1);
+      if (lengthField > 0 && fixed === 0) {
+        count = readLength(bytes, position + 1, lengthField);
+        if (type >= 0xde) counts = ENTRIES;
+        else if (type >= 0xdc) counts = ELEMENTS;
+      }
+    }
+    const left = end - position - header;
+    // What the value needs at least, with one byte for each element enclosing values owe.
+    const elements = counts === BYTES ? 0 : counts === ENTRIES ? 2 * count : count;
+    const content = fixed + (counts === BYTES ? count : 0);
+    if (content + elements + owed > left) {
+      // A header that declares a count is the one found impossible; otherwise the input is short.
+      if (count > 0) {
+        const enclosing = owed > 0
+          ? `, and enclosing values still owe ${amount(owed, ELEMENTS)}`
+          : "";
+        throw new MsgpackCheckError(
+          "declared-length",
+          position,
+          `${name(type)} declares ${amount(count, counts)} with ${
+            amount(left, BYTES)
+          } left${enclosing}`,
+        );
+      }
+      throw new MsgpackCheckError(
+        "truncated",
+        position,
+        fixed > left
+          ? `the input ends inside ${name(type)}`
+          : `the input ends before the ${amount(owed, ELEMENTS)} enclosing values still owe`,
+      );
+    }
+    position += header + fixed + (counts === BYTES ? count : 0);
+    if (elements > 0) {
+      // This value is at depth levels + 1, its elements one deeper.
+      if (levels + 2 > maxDepth) {
+        throw new MsgpackCheckError(
+          "too-deep",
+          position - header,
+          `${name(type)} at depth ${levels + 1} holds values deeper than the limit of ${maxDepth}`,
+        );
+      }
+      owedByLevel[levels++] = elements;
+      owed += elements;
+      continue;
+    }
+    // A value is complete: so is every array or map it was the last element of.
+    while (levels > 0 && owedByLevel[levels - 1] === 0) levels--;
+    if (levels === 0) break;
+  }
+  if (position !== end) {
+    throw new MsgpackCheckError(
+      "trailing-bytes",
+      position,
+      `found ${amount(end - position, BYTES)} after the end of the value`,
+    );
+  }
+}
+
+// What a declared count counts.
+const BYTES = "bytes";
+const ELEMENTS = "elements";
+const ENTRIES = "entries";
+
+// For type bytes 0xc0..0xdf: (header bytes << 8) | fixed content bytes; 0 for the unused 0xc1.
+// A header counts the type byte, the length field, and an ext's type byte; a format with a
+// length field and no fixed content declares its length there.
+const LAYOUTS = new Uint16Array([
+  0x100, // c0 nil
+  0, // c1 never used
+  0x100, // c2 false
+  0x100, // c3 true
+  0x200, // c4 bin 8
+  0x300, // c5 bin 16
+  0x500, // c6 bin 32
+  0x300, // c7 ext 8
+  0x400, // c8 ext 16
+  0x600, // c9 ext 32
+  0x104, // ca float 32
+  0x108, // cb float 64
+  0x101, // cc uint 8
+  0x102, // cd uint 16
+  0x104, // ce uint 32
+  0x108, // cf uint 64
+  0x101, // d0 int 8
+  0x102, // d1 int 16
+  0x104, // d2 int 32
+  0x108, // d3 int 64
+  0x201, // d4 fixext 1
+  0x202, // d5 fixext 2
+  0x204, // d6 fixext 4
+  0x208, // d7 fixext 8
+  0x210, // d8 fixext 16
+  0x200, // d9 str 8
+  0x300, // da str 16
+  0x500, // db str 32
+  0x300, // dc array 16
+  0x500, // dd array 32
+  0x300, // de map 16
+  0x500, // df map 32
+]);
+
+// A big-endian unsigned length of 1, 2 or 4 bytes.
+function readLength(bytes: Uint8Array, at: number, size: number): number {
+  if (size === 1) return bytes[at];
+  if (size === 2) return (bytes[at] << 8) | bytes[at + 1];
+  return bytes[at] * 0x100_0000 + ((bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3]);
+}
+
+// "1 byte", "2 bytes".
+function amount(count: number, unit: string): string {
+  return `${count} ${count === 1 ? unit.slice(0, -1) : unit}`;
+}
+
+// The msgpack format a type byte starts, for error messages.
+function name(type: number): string {
+  if (type < 0x80 || type >= 0xe0) return "a fixint";
+  if (type < 0x90) return "a fixmap";
+  if (type < 0xa0) return "a fixarray";
+  if (type < 0xc0) return "a fixstr";
+  return FORMAT_NAMES[type - 0xc0];
+}
+
+const FORMAT_NAMES = [
+  "nil",
+  "0xc1",
+  "false",
+  "true",
+  "a bin 8",
+  "a bin 16",
+  "a bin 32",
+  "an ext 8",
+  "an ext 16",
+  "an ext 32",
+  "a float 32",
+  "a float 64",
+  "a uint 8",
+  "a uint 16",
+  "a uint 32",
+  "a uint 64",
+  "an int 8",
+  "an int 16",
+  "an int 32",
+  "an int 64",
+  "a fixext 1",
+  "a fixext 2",
+  "a fixext 4",
+  "a fixext 8",
+  "a fixext 16",
+  "a str 8",
+  "a str 16",
+  "a str 32",
+  "an array 16",
+  "an array 32",
+  "a map 16",
+  "a map 32",
+];
