@@ -1,7 +1,7 @@
 // The WebAssembly engine's bookkeeping: header parsing, the table of pending messages, coverage of
-// each message by disjoint ranges (assembly/received_ranges.ts), and the limits. It mirrors src/codec/_js_engine.ts check
-// for check. Message bytes never enter this module: it decides, and src/codec/_wasm_engine.ts
-// copies into buffers that live in JavaScript.
+// each message by disjoint ranges (assembly/received_ranges.ts), and the limits. It mirrors
+// src/codec/_js_engine.ts check for check. Message bytes never enter this module: it decides, and
+// src/codec/_wasm_engine.ts copies into buffers that live in JavaScript.
 //
 // Interface: JavaScript writes a frame's first 12 bytes at ioPointer() and calls push(frameLength).
 // The result is a status code; every number JavaScript needs besides it is left in the output
