@@ -101,71 +101,46 @@ export function checkMsgpackLengths(bytes: Uint8Array, maxDepth = MSGPACK_MAX_DE
       owedByLevel[levels - 1]--;
       owed--;
     }
-    const type = bytes[position];
-    // Bytes of the header (type byte, length field, an ext's type) and of fixed-size content;
-    // the count a length field or fix format declares, and what it counts.
+    const start = position;
+    const type = bytes[start];
+    // The value's header (type byte, length field, an ext's type), the content bytes after it,
+    // and the elements (values) it holds.
     let header = 1;
-    let fixed = 0;
-    let count = 0;
-    let counts = BYTES;
+    let content = 0;
+    let elements = 0;
     if (type < 0x80 || type >= 0xe0) {
       // a positive or negative fixint
     } else if (type < 0x90) {
-      count = type - 0x80;
-      counts = ENTRIES;
+      elements = 2 * (type - 0x80);
     } else if (type < 0xa0) {
-      count = type - 0x90;
-      counts = ELEMENTS;
+      elements = type - 0x90;
     } else if (type < 0xc0) {
-      count = type - 0xa0;
+      content = type - 0xa0;
     } else {
       const layout = LAYOUTS[type - 0xc0];
-      if (layout === 0) throw new MsgpackCheckError("unknown-type", position, "0xc1 is not used");
-      header = layout >>> 8;
-      fixed = layout & 0xff;
-      if (position + header > end) {
-        throw new MsgpackCheckError("truncated", position, `the input ends inside ${name(type)}`);
+      if (layout === 0) throw new MsgpackCheckError("unknown-type", start, "0xc1 is not used");
+      header = (layout >>> 8) & 0xf;
+      content = layout & 0xff;
+      if (start + header > end) {
+        throw new MsgpackCheckError("truncated", start, `the input ends inside ${name(type)}`);
       }
-      const lengthField = header - (type >= 0xc7 && type <= 0xc9 ? 2 : 1);
-      if (lengthField > 0 && fixed === 0) {
-        count = readLength(bytes, position + 1, lengthField);
-        if (type >= 0xde) counts = ENTRIES;
-        else if (type >= 0xdc) counts = ELEMENTS;
+      const lengthField = layout >>> 12;
+      if (lengthField !== 0) {
+        const count = readLength(bytes, start + 1, lengthField);
+        if (type >= 0xde) elements = 2 * count;
+        else if (type >= 0xdc) elements = count;
+        else content = count;
       }
     }
-    const left = end - position - header;
-    // What the value needs at least, with one byte for each element enclosing values owe.
-    const elements = counts === BYTES ? 0 : counts === ENTRIES ? 2 * count : count;
-    const content = fixed + (counts === BYTES ? count : 0);
-    if (content + elements + owed > left) {
-      // A header that declares a count is the one found impossible; otherwise the input is short.
-      if (count > 0) {
-        const enclosing = owed > 0
-          ? `, and enclosing values still owe ${amount(owed, ELEMENTS)}`
-          : "";
-        throw new MsgpackCheckError(
-          "declared-length",
-          position,
-          `${name(type)} declares ${amount(count, counts)} with ${
-            amount(left, BYTES)
-          } left${enclosing}`,
-        );
-      }
-      throw new MsgpackCheckError(
-        "truncated",
-        position,
-        fixed > left
-          ? `the input ends inside ${name(type)}`
-          : `the input ends before the ${amount(owed, ELEMENTS)} enclosing values still owe`,
-      );
-    }
-    position += header + fixed + (counts === BYTES ? count : 0);
+    const left = end - start - header;
+    if (content + elements + owed > left) throw shortfall(bytes, start, left, owed);
+    position = start + header + content;
     if (elements > 0) {
       // This value is at depth levels + 1, its elements one deeper.
       if (levels + 2 > maxDepth) {
         throw new MsgpackCheckError(
           "too-deep",
-          position - header,
+          start,
           `${name(type)} at depth ${levels + 1} holds values deeper than the limit of ${maxDepth}`,
         );
       }
@@ -186,25 +161,64 @@ export function checkMsgpackLengths(bytes: Uint8Array, maxDepth = MSGPACK_MAX_DE
   }
 }
 
+// The error for the value at `start`, which does not fit in the `left` bytes after its header
+// with one byte for each of the `owed` elements enclosing values still owe.
+function shortfall(
+  bytes: Uint8Array,
+  start: number,
+  left: number,
+  owed: number,
+): MsgpackCheckError {
+  const type = bytes[start];
+  let count = 0;
+  let counts = BYTES;
+  if (type >= 0x80 && type < 0xc0) {
+    count = type & (type < 0xa0 ? 0x0f : 0x1f);
+    counts = type < 0x90 ? ENTRIES : type < 0xa0 ? ELEMENTS : BYTES;
+  } else if (type >= 0xc0 && type < 0xe0 && LAYOUTS[type - 0xc0] >>> 12 !== 0) {
+    count = readLength(bytes, start + 1, LAYOUTS[type - 0xc0] >>> 12);
+    counts = type >= 0xde ? ENTRIES : type >= 0xdc ? ELEMENTS : BYTES;
+  }
+  // A header that declares a count is the one found impossible; otherwise the input is short.
+  if (count > 0) {
+    const enclosing = owed > 0 ? `, and enclosing values still owe ${amount(owed, ELEMENTS)}` : "";
+    return new MsgpackCheckError(
+      "declared-length",
+      start,
+      `${name(type)} declares ${amount(count, counts)} with ${
+        amount(left, BYTES)
+      } left${enclosing}`,
+    );
+  }
+  const fixed = type >= 0xc0 && type < 0xe0 ? LAYOUTS[type - 0xc0] & 0xff : 0;
+  return new MsgpackCheckError(
+    "truncated",
+    start,
+    fixed > left
+      ? `the input ends inside ${name(type)}`
+      : `the input ends before the ${amount(owed, ELEMENTS)} enclosing values still owe`,
+  );
+}
+
 // What a declared count counts.
 const BYTES = "bytes";
 const ELEMENTS = "elements";
 const ENTRIES = "entries";
 
-// For type bytes 0xc0..0xdf: (header bytes << 8) | fixed content bytes; 0 for the unused 0xc1.
-// A header counts the type byte, the length field, and an ext's type byte; a format with a
-// length field and no fixed content declares its length there.
+// For type bytes 0xc0..0xdf: (length field bytes << 12) | (header bytes << 8) | fixed content
+// bytes; 0 for the unused 0xc1. A header counts the type byte, the length field (the byte length
+// of a str, bin or ext, the count of an array or map), and an ext's type byte.
 const LAYOUTS = new Uint16Array([
   0x100, // c0 nil
   0, // c1 never used
   0x100, // c2 false
   0x100, // c3 true
-  0x200, // c4 bin 8
-  0x300, // c5 bin 16
-  0x500, // c6 bin 32
-  0x300, // c7 ext 8
-  0x400, // c8 ext 16
-  0x600, // c9 ext 32
+  0x1200, // c4 bin 8
+  0x2300, // c5 bin 16
+  0x4500, // c6 bin 32
+  0x1300, // c7 ext 8
+  0x2400, // c8 ext 16
+  0x4600, // c9 ext 32
   0x104, // ca float 32
   0x108, // cb float 64
   0x101, // cc uint 8
@@ -220,13 +234,13 @@ const LAYOUTS = new Uint16Array([
   0x204, // d6 fixext 4
   0x208, // d7 fixext 8
   0x210, // d8 fixext 16
-  0x200, // d9 str 8
-  0x300, // da str 16
-  0x500, // db str 32
-  0x300, // dc array 16
-  0x500, // dd array 32
-  0x300, // de map 16
-  0x500, // df map 32
+  0x1200, // d9 str 8
+  0x2300, // da str 16
+  0x4500, // db str 32
+  0x2300, // dc array 16
+  0x4500, // dd array 32
+  0x2300, // de map 16
+  0x4500, // df map 32
 ]);
 
 // A big-endian unsigned length of 1, 2 or 4 bytes.
