@@ -1,10 +1,12 @@
-// The chunk codec against its limits and against the reference client, in one process:
+// The chunk codec against its limits and against the reference client, the msgpack pre-scan
+// against bare decoding, in one process:
 //   deno run -A bench/codec.bench.ts        bun bench/codec.bench.ts
 // Prints mitata's report, then each case's median as a ratio to its limit (bench/RESULTS.md).
 import { bench, do_not_optimize, group, run, summary } from "mitata";
 import { Decoder, encode } from "@msgpack/msgpack";
 import { UnChunker as ReferenceUnChunker } from "../node_modules/wslink/src/WebsocketConnection/chunking.js";
 import { createUnChunker, generateChunks } from "../mod.ts";
+import { checkMsgpackLengths } from "../src/protocol/msgpack_check.ts";
 
 const MiB = 1024 * 1024;
 
@@ -67,6 +69,87 @@ group("99-byte publish message in one frame: push + decode", () => {
   });
 });
 
+// (c) The msgpack pre-scan (src/protocol/msgpack_check.ts) in front of decoding, on three kinds of
+// message; its limit is decoding alone.
+const prescanMessages = {
+  "RPC call": encode({
+    wslink: "1.0",
+    id: "rpc:client:42",
+    method: "trame.trigger",
+    args: ["add", [1, 2]],
+    kwargs: {},
+  }).slice(),
+  "1 MiB bin": encode({
+    wslink: "1.0",
+    id: "rpc:client:7",
+    result: new Uint8Array(1024 * 1024).fill(7),
+  }).slice(),
+  "state of 2,000 keys": encode({
+    wslink: "1.0",
+    id: "publish:trame.state.topic:0",
+    result: Object.fromEntries(
+      Array.from({ length: 2000 }, (_, index) => [
+        `key_${index}`,
+        index % 3 === 0 ? index : index % 3 === 1 ? `value ${index}` : [index, index / 7, true],
+      ]),
+    ),
+  }).slice(),
+};
+for (const [name, bytes] of Object.entries(prescanMessages)) {
+  checkMsgpackLengths(bytes);
+  for (let round = 0; round < 200; round++) decoder.decode(bytes);
+  if (decoder.decode(bytes) === undefined) throw new Error(`pre-scan: ${name}`);
+}
+
+const PRESCAN_LIMIT = (name: string) => `${name}: bare Decoder.decode (limit)`;
+for (const [name, bytes] of Object.entries(prescanMessages)) {
+  group(`${name} (${bytes.byteLength} bytes): pre-scan + decode`, () => {
+    summary(() => {
+      bench(PRESCAN_LIMIT(name), () => do_not_optimize(decoder.decode(bytes))).baseline(true);
+      bench(`${name}: checkMsgpackLengths + decode`, () => {
+        checkMsgpackLengths(bytes);
+        do_not_optimize(decoder.decode(bytes));
+      });
+      bench(`${name}: checkMsgpackLengths alone`, () => {
+        do_not_optimize(checkMsgpackLengths(bytes));
+      });
+    });
+  });
+}
+
+// (d) The range bookkeeping's worst case (issue 13, item 8): 1-byte chunks of a 40,000-byte
+// message, every even byte backwards, then every odd byte: 40,000 frames, 20,000 disjoint ranges.
+const BACKWARDS_PIECES = 20_000;
+const backwardsFrames = (() => {
+  const message = new Uint8Array(2 * BACKWARDS_PIECES);
+  const frames: Uint8Array[] = [];
+  const oneByte = (offset: number) => {
+    const frame = new Uint8Array(13);
+    const view = new DataView(frame.buffer);
+    view.setUint32(0, 99, true);
+    view.setUint32(4, offset, true);
+    view.setUint32(8, message.byteLength, true);
+    frames.push(frame);
+  };
+  for (let piece = BACKWARDS_PIECES - 1; piece >= 0; piece--) oneByte(2 * piece);
+  for (let piece = 0; piece < BACKWARDS_PIECES; piece++) oneByte(2 * piece + 1);
+  return frames;
+})();
+for (const unchunker of Object.values(engines)) {
+  let whole: Uint8Array | undefined;
+  for (const frame of backwardsFrames) whole = unchunker.push(frame);
+  if (whole?.byteLength !== 2 * BACKWARDS_PIECES) throw new Error("1-byte chunks backwards");
+}
+group("40,000 1-byte chunks, every other byte backwards", () => {
+  for (const [name, unchunker] of Object.entries(engines)) {
+    bench(`backwards: ${name} engine push`, () => {
+      let whole: Uint8Array | undefined;
+      for (const frame of backwardsFrames) whole = unchunker.push(frame);
+      do_not_optimize(whole);
+    });
+  }
+});
+
 // The small case runs before the 64 MiB data exists: on Bun, hundreds of MiB of live typed
 // arrays make every typed-array view allocation (such as a frame's subarray) ~10x slower, which
 // would measure the heap rather than the codec (see bench/RESULTS.md).
@@ -111,21 +194,44 @@ group("64 MiB message in 4 MiB frames", () => {
 const { benchmarks: largeTrials } = await run();
 const benchmarks = [...smallTrials, ...largeTrials];
 
-// Medians resist the noise of a shared machine better than means.
+// Medians resist the noise of a shared machine better than means; minimums show the cost with the
+// least interference from other processes.
 const medians = new Map<string, number>();
+const minimums = new Map<string, number>();
 for (const trial of benchmarks) {
   const stats = trial.runs[0]?.stats;
-  if (stats !== undefined) medians.set(trial.alias, stats.p50);
+  if (stats === undefined) continue;
+  medians.set(trial.alias, stats.p50);
+  minimums.set(trial.alias, stats.min);
 }
-const rows = ["", "| case | median | per second | vs limit |", "|---|---:|---:|---:|"];
+const rows = [
+  "",
+  "| case | median | per second | vs limit | min | vs limit (min) |",
+  "|---|---:|---:|---:|---:|---:|",
+];
+const time = (nanoseconds: number) =>
+  nanoseconds >= 1e6 ? `${(nanoseconds / 1e6).toFixed(2)} ms` : `${nanoseconds.toFixed(1)} ns`;
 for (const [name, median] of medians) {
-  const isLarge = name.startsWith("64 MiB");
-  const limit = medians.get(isLarge ? LARGE_LIMIT : PUBLISH_LIMIT)!;
-  const perSecond = isLarge
-    ? `${(large.byteLength / median).toFixed(2)} GB/s`
-    : `${(1e9 / median / 1e6).toFixed(2)} M ops/s`;
-  const time = isLarge ? `${(median / 1e6).toFixed(2)} ms` : `${median.toFixed(1)} ns`;
-  rows.push(`| ${name} | ${time} | ${perSecond} | ${(limit / median).toFixed(3)} |`);
+  const min = minimums.get(name)!;
+  const prescan = Object.keys(prescanMessages).find((message) => name.startsWith(`${message}:`));
+  let perSecond = `${(1e9 / median / 1e6).toFixed(2)} M ops/s`;
+  let limit: string | undefined = PUBLISH_LIMIT;
+  if (name.startsWith("64 MiB")) {
+    perSecond = `${(large.byteLength / median).toFixed(2)} GB/s`;
+    limit = LARGE_LIMIT;
+  } else if (prescan !== undefined) {
+    limit = PRESCAN_LIMIT(prescan);
+  } else if (name.startsWith("backwards")) {
+    perSecond = `${(median / backwardsFrames.length).toFixed(1)} ns/frame`;
+    limit = undefined;
+  }
+  const ratio = (times: Map<string, number>, own: number) =>
+    limit === undefined ? "" : (times.get(limit)! / own).toFixed(3);
+  rows.push(
+    `| ${name} | ${time(median)} | ${perSecond} | ${ratio(medians, median)} | ${time(min)} | ${
+      ratio(minimums, min)
+    } |`,
+  );
 }
 const runtime = "Deno" in globalThis
   ? `Deno ${(globalThis as unknown as { Deno: { version: { deno: string } } }).Deno.version.deno}`
