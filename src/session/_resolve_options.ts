@@ -18,6 +18,7 @@ export interface ResolvedSessionOptions {
   readonly maxPendingMessages: number;
   readonly useBigInt64: boolean;
   readonly WebSocket: WebSocketConstructor;
+  readonly compression: boolean;
   readonly signal: AbortSignal | undefined;
 }
 
@@ -42,9 +43,13 @@ export function resolveSessionOptions(options: WslinkSessionOptions): ResolvedSe
     maxPendingMessages: options.maxPendingMessages ?? DEFAULT_UNCHUNKER_LIMITS.maxPendingMessages,
     useBigInt64: options.useBigInt64 ?? false,
     WebSocket: WebSocketClass,
+    compression: options.compression ?? false,
     signal: options.signal,
   };
   if (typeof resolved.secret !== "string") throw new TypeError("secret must be a string");
+  if (typeof resolved.compression !== "boolean") {
+    throw new TypeError("compression must be a boolean");
+  }
   checkDuration("helloTimeout", resolved.helloTimeout);
   checkDuration("callTimeout", resolved.callTimeout);
   if (!Number.isSafeInteger(resolved.sendHighWaterMark) || resolved.sendHighWaterMark < 1) {

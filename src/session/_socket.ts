@@ -15,13 +15,31 @@ export interface SocketHandlers {
   close(code: number, reason: string): void;
 }
 
-/** Opens a WebSocket to `url` that delivers binary frames as `ArrayBuffer`s to `handlers`. */
+// Bun's WebSocket takes options as its second argument, among them whether to offer the
+// permessage-deflate extension (offered unless `perMessageDeflate` is false).
+type BunWebSocketConstructor = new (
+  url: string,
+  options: { perMessageDeflate: boolean },
+) => WebSocket;
+
+/**
+ * Opens a WebSocket to `url` that delivers binary frames as `ArrayBuffer`s to `handlers`. On
+ * Bun's own WebSocket the permessage-deflate extension is offered only with `compression`; every
+ * other class (Deno's never offers it, Node's always does, a browser's decides by itself, and so
+ * does a class passed in the `WebSocket` option) is constructed with the URL alone.
+ */
 export function openWebSocket(
   WebSocketClass: new (url: string) => WebSocket,
   url: string,
   handlers: SocketHandlers,
+  compression: boolean,
 ): WebSocket {
-  const socket = new WebSocketClass(url);
+  const runtime = globalThis as { Bun?: unknown; WebSocket?: unknown };
+  const socket = runtime.Bun !== undefined && WebSocketClass === runtime.WebSocket
+    ? new (WebSocketClass as unknown as BunWebSocketConstructor)(url, {
+      perMessageDeflate: compression,
+    })
+    : new WebSocketClass(url);
   let lastError = "";
   socket.binaryType = "arraybuffer";
   socket.addEventListener("message", (event) => handlers.message(event.data));

@@ -121,7 +121,7 @@ export class WslinkSession implements AsyncDisposable {
         markSocketClosed();
         this.#abort(code, reason, false);
       },
-    });
+    }, options.compression);
     this.#sender = new Sender({
       sink: this.#socket,
       highWaterMark: options.sendHighWaterMark,

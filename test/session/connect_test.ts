@@ -1,9 +1,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { createServer } from "node:net";
+import type { AddressInfo } from "node:net";
 import process from "node:process";
 import { CLIENT_ERROR, UNAUTHORIZED, WslinkError, WslinkSession } from "../../mod.ts";
 import { fakeServer, type FakeSocket, fakeWebSocket } from "./_fake_socket.ts";
 import { helloMessageSize, longestSecretWithin } from "./_fixtures.ts";
+import { within } from "../_support.ts";
 
 function isClientError(kind: string, pattern?: RegExp) {
   return (error: unknown) => {
@@ -173,4 +176,69 @@ test("WSLINK_MAX_MSG_SIZE from the environment caps the frames; invalid values a
     if (previous === undefined) delete process.env.WSLINK_MAX_MSG_SIZE;
     else process.env.WSLINK_MAX_MSG_SIZE = previous;
   }
+});
+
+/** The `Sec-WebSocket-Extensions` the session's upgrade request carries ("" when none). */
+async function offeredExtensions(options: { compression?: boolean } = {}): Promise<string> {
+  // A TCP server that reads the upgrade request and hangs up: the session then fails to connect.
+  let request = "";
+  const listener = createServer((socket) => {
+    socket.setEncoding("latin1");
+    socket.on("data", (chunk: string) => {
+      request += chunk;
+      if (request.includes("\r\n\r\n")) socket.destroy();
+    });
+  });
+  await new Promise<void>((resolve) => listener.listen(0, "127.0.0.1", resolve));
+  const { port } = listener.address() as AddressInfo;
+  try {
+    await assert.rejects(
+      within(
+        WslinkSession.connect(`ws://127.0.0.1:${port}/ws`, { ...options, helloTimeout: 5_000 }),
+        10_000,
+        "a refused connection",
+      ),
+      WslinkError,
+    );
+  } finally {
+    await new Promise((resolve) => listener.close(resolve));
+  }
+  assert.match(request, /^GET \/ws HTTP\/1\.1\r\n/);
+  return /^sec-websocket-extensions:\s*(.*)$/im.exec(request)?.[1].trim() ?? "";
+}
+
+test("permessage-deflate is offered only with `compression`, where a client can choose", async () => {
+  const runtime = globalThis as { Bun?: unknown; Deno?: unknown };
+  const offered = [await offeredExtensions(), await offeredExtensions({ compression: true })];
+  if (runtime.Bun !== undefined) {
+    // Bun's WebSocket lets the client choose: off by default, on when asked.
+    assert.equal(offered[0], "");
+    assert.match(offered[1], /^permessage-deflate\b/);
+  } else if (runtime.Deno !== undefined) {
+    assert.deepEqual(offered, ["", ""]); // Deno's WebSocket never offers it
+  } else {
+    // Node's global WebSocket always offers it, whatever the option says (as documented).
+    for (const extensions of offered) assert.match(extensions, /^permessage-deflate\b/);
+  }
+  await assert.rejects(
+    WslinkSession.connect("ws://x.invalid/", { compression: "yes" as unknown as boolean }),
+    TypeError,
+  );
+});
+
+test("a WebSocket class given in the options is constructed with the URL alone", async () => {
+  const constructed: unknown[][] = [];
+  const server = fakeServer();
+  class Recording extends (server.WebSocket as unknown as new (url: string) => WebSocket) {
+    constructor(...args: [string]) {
+      super(...args);
+      constructed.push(args);
+    }
+  }
+  const session = await WslinkSession.connect("ws://x.invalid/ws", {
+    WebSocket: Recording,
+    compression: true,
+  });
+  assert.deepEqual(constructed, [["ws://x.invalid/ws"]]);
+  await session.close();
 });
