@@ -1,0 +1,458 @@
+// trame-wire against the reference Python server (trame-server on wslink, aiohttp): starts the
+// server with bench/_python_app.py, then one client process per runtime (bench/_python_client.ts),
+// each running trame-wire and the runtime's bare WebSocket (and, on Bun, the wslink 2.5.0
+// reference) in turn on publishes, RPC round trips and a large result; prints medians and
+// ranges and, with --write, rewrites its section of bench/RESULTS.md. Run by hand, never in CI:
+// it needs a Python with trame-server and wslink.
+//   TRAME_WIRE_PYTHON_SERVER='python3 {app} --port {port}' \
+//     deno run -A bench/python_server.ts [--write] [--runs 5] [--publishes 20000] [--calls 2000]
+//     [--large-mib 50] [--runtimes bun,deno,node] [--port N] [--results bench/RESULTS.md]
+// The server command (also --server-command) runs under `sh -c`; {app} becomes the path of
+// bench/_python_app.py and {port} the port. Without it, the benchmark says so and exits 0.
+import { spawn, spawnSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { availableParallelism, cpus } from "node:os";
+import { join } from "node:path";
+import process from "node:process";
+import { WslinkSession } from "../mod.ts";
+import type { Runtime } from "./_e2e_shared.ts";
+import type {
+  PythonClientKind,
+  PythonCommand,
+  PythonMeasurement,
+  PythonWorkload,
+  ServerUsage,
+} from "./_python_client.ts";
+
+const root = new URL("..", import.meta.url).pathname;
+const bin = (name: string) => join(root, "node_modules", ".bin", name);
+const APP = join(root, "bench", "_python_app.py");
+const BEGIN = "<!-- python:begin (written by bench/python_server.ts --write) -->";
+const END = "<!-- python:end -->";
+const SERVER_START_MS = 60_000;
+// The longest one measurement may take (Node's WebSocket is the slowest here).
+const MEASUREMENT_TIMEOUT_MS = 300_000;
+const WORKLOADS: PythonWorkload[] = ["publish", "rpc", "large"];
+
+function option(name: string, fallback: string): string {
+  const index = process.argv.indexOf(`--${name}`);
+  return index < 0 ? fallback : process.argv[index + 1];
+}
+
+const settings = {
+  serverCommand: option("server-command", process.env.TRAME_WIRE_PYTHON_SERVER ?? ""),
+  port: Number(option("port", "0")),
+  runs: Number(option("runs", "5")),
+  publishes: Number(option("publishes", "20000")),
+  calls: Number(option("calls", "2000")),
+  largeMiB: Number(option("large-mib", "50")),
+  runtimes: option("runtimes", "bun,deno,node").split(",") as Runtime[],
+  write: process.argv.includes("--write"),
+  results: option("results", join(root, "bench", "RESULTS.md")),
+};
+
+/** A free TCP port on 127.0.0.1 (the system's pick). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const address = probe.address();
+      probe.close(() => resolve(typeof address === "object" && address ? address.port : 0));
+    });
+  });
+}
+
+interface PythonServer {
+  readonly url: string;
+  readonly versions: string;
+  stop(): Promise<void>;
+}
+
+async function startServer(command: string, port: number): Promise<PythonServer> {
+  const line = command.replaceAll("{app}", APP).replaceAll("{port}", String(port));
+  // A process group of its own, so that stopping it stops whatever the command started.
+  const child = spawn("sh", ["-c", line], { stdio: ["ignore", "ignore", "pipe"], detached: true });
+  let stderr = "";
+  child.stderr!.on("data", (chunk: Uint8Array) => stderr += new TextDecoder().decode(chunk));
+  let exited = false;
+  const exit = new Promise<void>((resolve) =>
+    child.once("exit", () => {
+      exited = true;
+      resolve();
+    })
+  );
+  const stop = async () => {
+    if (exited) return;
+    try {
+      process.kill(-child.pid!, "SIGTERM");
+    } catch {
+      return; // already gone
+    }
+    const killer = setTimeout(() => process.kill(-child.pid!, "SIGKILL"), 5_000);
+    await exit;
+    clearTimeout(killer);
+  };
+  const url = `ws://127.0.0.1:${port}/ws`;
+  const deadline = performance.now() + SERVER_START_MS;
+  while (true) {
+    if (exited) throw new Error(`the server command exited: ${line}\n${stderr.trim()}`);
+    try {
+      const session = await WslinkSession.connect(url, { helloTimeout: 2_000 });
+      try {
+        const usage = await session.call(
+          "trame.trigger",
+          ["trame_wire.bench.usage", [], {}],
+          {},
+          { timeout: 10_000 },
+        ) as ServerUsage | null;
+        if (usage === null || typeof usage !== "object") {
+          await stop();
+          throw new Error(
+            "the server answered without the benchmark's triggers: it must run " +
+              `bench/_python_app.py (${APP})`,
+          );
+        }
+        const versions = await session.call("trame.trigger", [
+          "trame_wire.bench.versions",
+          [],
+          {},
+        ]) as string;
+        return { url, versions, stop };
+      } finally {
+        await session.close();
+      }
+    } catch (error) {
+      if (error instanceof Error && error.message.startsWith("the server answered")) throw error;
+      if (performance.now() > deadline) {
+        await stop();
+        throw new Error(`the server did not accept a session within ${SERVER_START_MS} ms`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+}
+
+function clientCommand(runtime: Runtime): string[] {
+  const script = join(root, "bench", "_python_client.ts");
+  switch (runtime) {
+    case "deno":
+      return [bin("deno"), "run", "-A", script];
+    case "bun":
+      return [bin("bun"), script];
+    case "node":
+      return [bin("node"), script];
+  }
+}
+
+/**
+ * The kinds each runtime runs: the reference and the choice of compression exist on Bun only;
+ * on Node, trame-wire also runs over `ws` without compression.
+ */
+function kindsOf(runtime: Runtime): PythonClientKind[] {
+  switch (runtime) {
+    case "bun":
+      return ["trame-wire", "trame-wire-compressed", "reference", "bare"];
+    case "deno":
+      return ["trame-wire", "bare"];
+    case "node":
+      return ["trame-wire", "trame-wire-ws", "bare"];
+  }
+}
+
+/** One runtime's client process: takes a command, answers with a measurement. */
+interface ClientProcess {
+  readonly runtime: Runtime;
+  readonly version: string;
+  measure(command: PythonCommand): Promise<PythonMeasurement>;
+  close(): Promise<void>;
+}
+
+function startClients(runtime: Runtime, url: string): Promise<ClientProcess> {
+  const [program, ...args] = clientCommand(runtime);
+  args.push(url, "--kinds", kindsOf(runtime).join(","));
+  args.push("--publishes", String(settings.publishes), "--calls", String(settings.calls));
+  args.push("--large-mib", String(settings.largeMiB));
+  const child = spawn(program, args, { stdio: ["pipe", "pipe", "pipe"] });
+  let stderr = "";
+  child.stderr!.on("data", (chunk: Uint8Array) => stderr += new TextDecoder().decode(chunk));
+  // Lines of stdout go to whoever waits for the next one, in order.
+  const waiting: { resolve(line: string): void; reject(error: Error): void }[] = [];
+  let pending = "";
+  child.stdout!.on("data", (chunk: Uint8Array) => {
+    pending += new TextDecoder().decode(chunk);
+    let newline: number;
+    while ((newline = pending.indexOf("\n")) >= 0) {
+      const line = pending.slice(0, newline);
+      pending = pending.slice(newline + 1);
+      if (line.startsWith("{")) waiting.shift()?.resolve(line);
+    }
+  });
+  const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+  void exited.then((code) => {
+    const error = new Error(`the ${runtime} clients exited ${code}: ${stderr.trim()}`);
+    for (const waiter of waiting.splice(0)) waiter.reject(error);
+  });
+  const nextLine = (ms: number) =>
+    new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        child.kill("SIGKILL");
+        reject(new Error(`the ${runtime} clients gave no answer within ${ms} ms`));
+      }, ms);
+      waiting.push({
+        resolve: (line) => {
+          clearTimeout(timer);
+          resolve(line);
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      });
+    });
+  return nextLine(MEASUREMENT_TIMEOUT_MS).then((line) => {
+    const { version } = JSON.parse(line) as { version: string };
+    return {
+      runtime,
+      version,
+      measure(command) {
+        const answer = nextLine(MEASUREMENT_TIMEOUT_MS);
+        child.stdin!.write(`${JSON.stringify(command)}\n`);
+        return answer.then((text) => JSON.parse(text) as PythonMeasurement);
+      },
+      async close() {
+        child.stdin!.end();
+        const killer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+        await exited;
+        clearTimeout(killer);
+      },
+    };
+  });
+}
+
+function describe(m: PythonMeasurement): string {
+  const figure = m.workload === "publish"
+    ? `${rate(m.publishesPerSecond!)} pub/s (${rate(m.publishesPerSecondConsumed!)} consumed)`
+    : m.workload === "rpc"
+    ? `${rate(m.sequentialPerSecond!)} seq/s, ${rate(m.inFlightPerSecond!)} in flight/s`
+    : `${m.megabytesPerSecond!.toFixed(0)} MB/s`;
+  return `run ${m.run} ${m.workload} ${m.runtime} ${m.kind}: ${figure}; server ` +
+    `${(m.serverUserMicros + m.serverSystemMicros).toFixed(1)} µs CPU ` +
+    `(${m.serverSystemMicros.toFixed(1)} sys), ${m.serverPreemptions.toFixed(2)} preempted; ` +
+    `client ${m.clientCpuMicros.toFixed(1)} µs CPU, ${m.clientWakeups.toFixed(2)} wake-ups ` +
+    `(per unit); load ${m.load}`;
+}
+
+const rate = (value: number) =>
+  Number.isNaN(value) ? "–" : Math.round(value).toLocaleString("en-US");
+const fixed = (digits: number) => (value: number) =>
+  Number.isNaN(value) ? "–" : value.toFixed(digits);
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  if (sorted.length === 0) return NaN;
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+/** "median (min–max)" of `list`, each formatted by `format`. */
+function spread(list: number[], format: (value: number) => string): string {
+  if (list.length === 0) return "–";
+  const low = format(Math.min(...list));
+  const high = format(Math.max(...list));
+  return `${format(median(list))} (${low}–${high})`;
+}
+
+type Figure = (m: PythonMeasurement) => number;
+
+function table(header: string[], rows: string[][]): string {
+  const align = header.map((_, index) => index === 0 ? "---" : "--:");
+  return [header, align, ...rows].map((row) => `| ${row.join(" | ")} |`).join("\n");
+}
+
+const KIND_LABELS: Record<PythonClientKind, string> = {
+  "trame-wire": "trame-wire",
+  "trame-wire-compressed": "trame-wire, `compression: true`",
+  "trame-wire-ws": "trame-wire over `ws`, no compression",
+  reference: "reference (wslink 2.5.0)",
+  bare: "bare WebSocket",
+};
+
+/** The columns per unit (publish, call, result) that every table ends with, as medians. */
+const PER_UNIT_HEADER = [
+  "server CPU (system)",
+  "server preempted",
+  "client CPU",
+  "client wake-ups",
+];
+
+/**
+ * One row per client of `workload`: each rate as "median (range)" with its ratio to the
+ * reference taken run by run, then the medians per unit, CPU times in µs (or ms: `cpuScale`).
+ */
+function rows(
+  all: PythonMeasurement[],
+  workload: PythonWorkload,
+  rates: [Figure, (value: number) => string][],
+  cpuUnit: "µs" | "ms",
+): string[][] {
+  const of = (runtime: Runtime, kind: PythonClientKind) =>
+    all.filter((m) => m.runtime === runtime && m.kind === kind && m.workload === workload);
+  const cpu = (micros: number) => cpuUnit === "µs" ? micros.toFixed(1) : (micros / 1000).toFixed(0);
+  const list: string[][] = [];
+  for (const runtime of settings.runtimes) {
+    for (const kind of kindsOf(runtime)) {
+      const mine = of(runtime, kind);
+      if (mine.length === 0) continue;
+      const middle = (figure: Figure) => median(mine.map(figure));
+      const cells = [`${runtime}: ${KIND_LABELS[kind]}`];
+      for (const [figure, format] of rates) {
+        const reference = new Map(of("bun", "reference").map((m) => [m.run, figure(m)]));
+        const ratios = mine.filter((m) => reference.has(m.run))
+          .map((m) => figure(m) / reference.get(m.run)!);
+        cells.push(spread(mine.map(figure), format), spread(ratios, fixed(2)));
+      }
+      cells.push(
+        `${cpu(middle((m) => m.serverUserMicros + m.serverSystemMicros))} ` +
+          `(${cpu(middle((m) => m.serverSystemMicros))}) ${cpuUnit}`,
+        fixed(2)(middle((m) => m.serverPreemptions)),
+        `${cpu(middle((m) => m.clientCpuMicros))} ${cpuUnit}`,
+        fixed(2)(middle((m) => m.clientWakeups)),
+      );
+      list.push(cells);
+    }
+  }
+  return list;
+}
+
+function render(
+  all: PythonMeasurement[],
+  server: PythonServer,
+  versions: string[],
+  started: Date,
+  seconds: number,
+): string {
+  const loads = all.map((m) => m.load);
+  return [
+    `- Date: ${started.toISOString()}; ${seconds.toFixed(0)} s in all.`,
+    `- Machine: \`nproc\` = ${availableParallelism()}, ${cpus()[0]?.model ?? "?"}, shared with ` +
+    `other work: 1-minute load average ${Math.min(...loads).toFixed(2)}–` +
+    `${Math.max(...loads).toFixed(2)} during the measurements.`,
+    `- Server: ${server.versions}; one process (bench/_python_app.py), \`WSLINK_MAX_MSG_SIZE\` ` +
+    "default (4 MiB frames).",
+    `- Clients: ${versions.join(", ")}; wslink ${referenceVersion()} (the reference) on Bun only.`,
+    `- ${settings.runs} runs. In each run every workload is done by every client in turn (all ` +
+    "runtimes' clients connected at once, the order rotated from run to run), so that the " +
+    "clients share the machine's moments of load. Rates: median (lowest–highest) of the runs; " +
+    "ratios to the reference are taken within each run, then summarised the same way.",
+    `- Workloads: ${settings.publishes.toLocaleString("en-US")} publishes of ~100 bytes (the ` +
+    "`trame_wire.bench.publish` trigger calls wslink's `publish` in a loop; rate from the " +
+    `trigger call to the last publish delivered); ${settings.calls.toLocaleString("en-US")} ` +
+    "`add(1, 2)` round trips one at a time, then as many with 100 in flight; one result of " +
+    `${settings.largeMiB} MiB (\`trame_wire.bench.blob\`).`,
+    "- Per unit (publish, call or result), medians: the server's CPU time (`getrusage`, user + " +
+    "system, the system part in brackets) and the times it was preempted while it could run " +
+    "(involuntary context switches); the client process's CPU time, and the times its main " +
+    "thread slept waiting (voluntary context switches of that thread: each is a wake-up that " +
+    "the server's sends had to cause).",
+    "",
+    "#### Publishes",
+    "",
+    table(
+      ["client", "publishes/s", "/ reference", ...PER_UNIT_HEADER],
+      rows(all, "publish", [[(m) => m.publishesPerSecond!, rate]], "µs"),
+    ),
+    "",
+    "#### RPC round trips",
+    "",
+    table(
+      [
+        "client",
+        "sequential/s",
+        "/ reference",
+        "100 in flight/s",
+        "/ reference",
+        ...PER_UNIT_HEADER,
+      ],
+      rows(all, "rpc", [
+        [(m) => m.sequentialPerSecond!, rate],
+        [(m) => m.inFlightPerSecond!, rate],
+      ], "µs"),
+    ),
+    "",
+    `#### One ${settings.largeMiB} MiB result`,
+    "",
+    table(
+      ["client", "MB/s", "/ reference", ...PER_UNIT_HEADER],
+      rows(all, "large", [[(m) => m.megabytesPerSecond!, fixed(0)]], "ms"),
+    ),
+    "",
+  ].join("\n");
+}
+
+function referenceVersion(): string {
+  const manifest = JSON.parse(
+    readFileSync(join(root, "node_modules", "wslink", "package.json"), "utf8"),
+  ) as { version: string };
+  return manifest.version;
+}
+
+if (settings.serverCommand === "") {
+  console.log(
+    "bench/python_server.ts skipped: no server command. Set TRAME_WIRE_PYTHON_SERVER (or pass " +
+      "--server-command) to a command that starts bench/_python_app.py on the reference Python " +
+      "server, with {app} and {port} for its path and port, e.g.\n" +
+      "  TRAME_WIRE_PYTHON_SERVER='PYTHONPATH=/path/to/wslink/src:/path/to/trame-server/src " +
+      "python3 {app} --port {port}'",
+  );
+  process.exit(0);
+}
+const started = new Date();
+const startedAt = performance.now();
+const port = settings.port || await freePort();
+const server = await startServer(settings.serverCommand, port);
+console.error(`server: ${server.versions} at ${server.url}`);
+const measurements: PythonMeasurement[] = [];
+const processes: ClientProcess[] = [];
+try {
+  for (const runtime of settings.runtimes) processes.push(await startClients(runtime, server.url));
+  const clients = processes.flatMap((client) =>
+    kindsOf(client.runtime).map((kind) => ({ client, kind }))
+  );
+  for (let run = 1; run <= settings.runs; run++) {
+    for (const workload of WORKLOADS) {
+      for (let turn = 0; turn < clients.length; turn++) {
+        const { client, kind } = clients[(turn + run - 1) % clients.length];
+        const measurement = await client.measure({ kind, workload, run });
+        measurements.push(measurement);
+        console.error(describe(measurement));
+      }
+    }
+  }
+} finally {
+  for (const client of processes) await client.close();
+  await server.stop();
+}
+const section = render(
+  measurements,
+  server,
+  processes.map((client) => `${client.runtime} ${client.version}`),
+  started,
+  (performance.now() - startedAt) / 1000,
+);
+console.log(section);
+if (settings.write) writeSection(section);
+
+function writeSection(section: string): void {
+  const text = readFileSync(settings.results, "utf8");
+  const block = `${BEGIN}\n\n${section}\n${END}`;
+  const begin = text.indexOf(BEGIN);
+  const end = text.indexOf(END);
+  const updated = begin >= 0 && end > begin
+    ? text.slice(0, begin) + block + text.slice(end + END.length)
+    : `${text.trimEnd()}\n\n## Against the reference Python server\n\n\`bench/python_server.ts\`; ` +
+      "how to run it is at the top of the script.\n\n" + block + "\n";
+  writeFileSync(settings.results, updated);
+  spawnSync(bin("deno"), ["fmt", settings.results], { stdio: "inherit" });
+}
