@@ -34,7 +34,26 @@ export interface BenchClient {
   call(): Promise<unknown>;
   /** `count` results of `size` bytes, one call at a time. */
   large(count: number, size: number): Promise<Timing>;
+  /**
+   * One call of `trigger(size)`, whose result is `size` bytes or more: the time it took and, for
+   * the clients that decode, the bytes (the bare WebSocket only counts them).
+   */
+  result(trigger: string, size: number): Promise<{ ms: number; bytes?: Uint8Array }>;
   close(): Promise<void>;
+}
+
+/** Times one call of `call()`, which resolves with the result's bytes. */
+async function timedResult(
+  call: () => Promise<unknown>,
+  size: number,
+): Promise<{ ms: number; bytes: Uint8Array }> {
+  const started = performance.now();
+  const bytes = await call();
+  const ms = performance.now() - started;
+  if (!(bytes instanceof Uint8Array) || bytes.byteLength < size) {
+    throw new Error(`expected a result of ${size} bytes or more`);
+  }
+  return { ms, bytes };
 }
 
 // trame-wire: the measuring code `trame-wire bench` uses.
@@ -50,6 +69,8 @@ export async function trameWireClient(
     },
     call: () => addCall(session),
     large: (count, size) => measureLargeResults(session, count, size),
+    result: (trigger, size) =>
+      timedResult(() => session.call("trame.trigger", [trigger, [size], {}]), size),
     close: () => session.close(),
   };
 }
@@ -95,6 +116,25 @@ export async function bareClient(url: string): Promise<BenchClient> {
   }));
   await hello;
   const add = callFrame(DEMO_TRIGGERS.add, [1, 2]);
+  // Counts the bytes of one result (the header gives the message's total) until all arrived.
+  const receiveResult = async (trigger: string, size: number) => {
+    const frame = callFrame(trigger, [size]);
+    const started = performance.now();
+    let total = -1;
+    let received = 0;
+    await new Promise<void>((resolve) => {
+      onFrame = (data) => {
+        if (total < 0) total = new DataView(data, 8, 4).getUint32(0, true);
+        received += data.byteLength - HEADER_LENGTH;
+        if (received >= total) resolve();
+      };
+      socket.send(frame);
+    });
+    const ms = performance.now() - started;
+    onFrame = settleNext;
+    if (total < size) throw new Error(`a result of ${total} bytes, expected over ${size}`);
+    return { ms };
+  };
   return {
     async publishes(count, backlogMs) {
       // The reply to the trigger call comes first, then the publishes.
@@ -128,24 +168,13 @@ export async function bareClient(url: string): Promise<BenchClient> {
       return reply;
     },
     async large(count, size) {
-      const frame = callFrame(DEMO_TRIGGERS.benchBlob, [size]);
-      const started = performance.now();
+      let ms = 0;
       for (let index = 0; index < count; index++) {
-        let total = -1;
-        let received = 0;
-        await new Promise<void>((resolve) => {
-          onFrame = (data) => {
-            if (total < 0) total = new DataView(data, 8, 4).getUint32(0, true);
-            received += data.byteLength - HEADER_LENGTH;
-            if (received >= total) resolve();
-          };
-          socket.send(frame);
-        });
-        if (total < size) throw new Error(`a result of ${total} bytes, expected over ${size}`);
+        ms += (await receiveResult(DEMO_TRIGGERS.benchBlob, size)).ms;
       }
-      onFrame = settleNext;
-      return { count, ms: performance.now() - started };
+      return { count, ms };
     },
+    result: receiveResult,
     close() {
       const closed = new Promise<void>((resolve) => {
         socket.addEventListener("close", () => resolve(), { once: true });
@@ -196,6 +225,7 @@ export async function referenceClient(url: string): Promise<BenchClient> {
       }
       return { count, ms: performance.now() - started };
     },
+    result: (name, size) => timedResult(() => trigger(name, [size]), size),
     async close() {
       const closed = new Promise<void>((resolve) => connection.onConnectionClose(() => resolve()));
       await session.close();

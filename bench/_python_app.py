@@ -3,6 +3,8 @@
 # that the benchmark uses. Not for CI.
 #   python3 bench/_python_app.py --port N
 # (trame-server, wslink and their dependencies on PYTHONPATH.)
+import hashlib
+import os
 import resource
 import sys
 import tempfile
@@ -60,6 +62,26 @@ def bench_blob(size):
     if len(_blob) != size:
         _blob = (_PERIOD * (size // 256 + 1))[:size]
     return _blob
+
+
+_noise = b""
+
+
+@ctrl.trigger("trame_wire.bench.noise")
+def bench_noise(size):
+    # Random bytes, made once per size and kept: a large result that, unlike the pattern,
+    # does not compress (as most large binary results: images, meshes, fields).
+    global _noise
+    size = int(size)
+    if len(_noise) != size:
+        _noise = os.urandom(size)
+    return _noise
+
+
+@ctrl.trigger("trame_wire.bench.noise_digest")
+def bench_noise_digest():
+    # The SHA-256 of the last random result, in hex, for the client to check what it got.
+    return hashlib.sha256(_noise).hexdigest()
 
 
 @ctrl.trigger("trame_wire.bench.usage")

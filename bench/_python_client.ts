@@ -25,8 +25,11 @@ import { type ClientKind, runtimeInfo } from "./_e2e_shared.ts";
  */
 export type PythonClientKind = ClientKind | "trame-wire-compressed" | "trame-wire-ws";
 
-/** One workload of the Python benchmark. */
-export type PythonWorkload = "publish" | "rpc" | "large";
+/**
+ * One workload of the Python benchmark: publishes, round trips, a large result of the demo
+ * pattern (which compresses to almost nothing) and one of random bytes (which does not).
+ */
+export type PythonWorkload = "publish" | "rpc" | "large" | "noise";
 
 /** What the runner asks for: one measurement. */
 export interface PythonCommand {
@@ -79,6 +82,7 @@ interface Sizes {
 
 const SECRET = "wslink-secret";
 const USAGE_TRIGGER = "trame_wire.bench.usage";
+const NOISE_TRIGGER = "trame_wire.bench.noise";
 
 function option(argv: string[], name: string, fallback: string): string {
   const index = argv.indexOf(`--${name}`);
@@ -128,6 +132,7 @@ async function measure(
   client: BenchClient,
   workload: PythonWorkload,
   sizes: Sizes,
+  monitor: WslinkSession,
 ): Promise<Partial<PythonMeasurement> & { units: number }> {
   switch (workload) {
     case "publish": {
@@ -151,7 +156,21 @@ async function measure(
       const timing = await client.large(1, sizes.largeSize);
       return { megabytesPerSecond: sizes.largeSize / timing.ms / 1e3, units: 1 };
     }
+    case "noise": {
+      const { ms, bytes } = await client.result(NOISE_TRIGGER, sizes.largeSize);
+      if (bytes !== undefined) await checkNoise(bytes, monitor);
+      return { megabytesPerSecond: sizes.largeSize / ms / 1e3, units: 1 };
+    }
   }
+}
+
+/** Checks random bytes received against the server's SHA-256 of what it sent (untimed). */
+async function checkNoise(bytes: Uint8Array, monitor: WslinkSession): Promise<void> {
+  const digest = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
+  const hex = Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, "0"))
+    .join("");
+  const expected = await monitor.call("trame.trigger", ["trame_wire.bench.noise_digest", [], {}]);
+  if (hex !== expected) throw new Error("the random result arrived altered");
 }
 
 async function main(): Promise<void> {
@@ -177,6 +196,8 @@ async function main(): Promise<void> {
       await measureSequential(Math.min(200, sizes.calls), client.call);
       await client.large(1, Math.min(sizes.largeSize, 2 ** 20));
     }
+    // The random result is made once, before any measurement.
+    await monitor.call("trame.trigger", [NOISE_TRIGGER, [sizes.largeSize], {}]);
     process.stdout.write(`${JSON.stringify({ ready: true, runtime, version })}\n`);
     for await (const line of createInterface({ input: process.stdin })) {
       if (line.trim() === "") continue;
@@ -186,7 +207,7 @@ async function main(): Promise<void> {
       const serverBefore = await serverUsage();
       const cpuBefore = process.cpuUsage();
       const sleepsBefore = mainThreadSleeps();
-      const figures = await measure(client, command.workload, sizes);
+      const figures = await measure(client, command.workload, sizes, monitor);
       const sleeps = mainThreadSleeps() - sleepsBefore;
       const cpu = process.cpuUsage(cpuBefore);
       const serverAfter = await serverUsage();

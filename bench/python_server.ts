@@ -33,7 +33,7 @@ const END = "<!-- python:end -->";
 const SERVER_START_MS = 60_000;
 // The longest one measurement may take (Node's WebSocket is the slowest here).
 const MEASUREMENT_TIMEOUT_MS = 300_000;
-const WORKLOADS: PythonWorkload[] = ["publish", "rpc", "large"];
+const WORKLOADS: PythonWorkload[] = ["publish", "rpc", "large", "noise"];
 
 function option(name: string, fallback: string): string {
   const index = process.argv.indexOf(`--${name}`);
@@ -350,7 +350,8 @@ function render(
     "`trame_wire.bench.publish` trigger calls wslink's `publish` in a loop; rate from the " +
     `trigger call to the last publish delivered); ${settings.calls.toLocaleString("en-US")} ` +
     "`add(1, 2)` round trips one at a time, then as many with 100 in flight; one result of " +
-    `${settings.largeMiB} MiB (\`trame_wire.bench.blob\`).`,
+    `${settings.largeMiB} MiB of the demo pattern (\`trame_wire.bench.blob\`), then one of ` +
+    "random bytes (`trame_wire.bench.noise`, checked against the server's SHA-256).",
     "- Per unit (publish, call or result), medians: the server's CPU time (`getrusage`, user + " +
     "system, the system part in brackets) and the times it was preempted while it could run " +
     "(involuntary context switches); the client process's CPU time, and the times its main " +
@@ -381,11 +382,18 @@ function render(
       ], "µs"),
     ),
     "",
-    `#### One ${settings.largeMiB} MiB result`,
+    `#### One ${settings.largeMiB} MiB result: the demo pattern (compresses ~140:1)`,
     "",
     table(
       ["client", "MB/s", "/ reference", ...PER_UNIT_HEADER],
       rows(all, "large", [[(m) => m.megabytesPerSecond!, fixed(0)]], "ms"),
+    ),
+    "",
+    `#### One ${settings.largeMiB} MiB result: random bytes (do not compress)`,
+    "",
+    table(
+      ["client", "MB/s", "/ reference", ...PER_UNIT_HEADER],
+      rows(all, "noise", [[(m) => m.megabytesPerSecond!, fixed(0)]], "ms"),
     ),
     "",
   ].join("\n");
