@@ -50,38 +50,35 @@ def bench_publish(count, topic="trame_wire.bench"):
 
 
 _PERIOD = bytes((index * 31 + 7) & 0xFF for index in range(256))
-_blob = b""
+_kept = {}
+
+
+def _kept_bytes(name, size, make):
+    # Made once per size and kept, so that a large result measures the transfer rather than
+    # the making of the bytes.
+    size = int(size)
+    if len(_kept.get(name, b"")) != size:
+        _kept[name] = make(size)
+    return _kept[name]
 
 
 @ctrl.trigger("trame_wire.bench.blob")
 def bench_blob(size):
-    # The demo pattern (byte i is (31 i + 7) mod 256), made once per size and kept, so that
-    # a large result measures the transfer rather than the making of the bytes.
-    global _blob
-    size = int(size)
-    if len(_blob) != size:
-        _blob = (_PERIOD * (size // 256 + 1))[:size]
-    return _blob
-
-
-_noise = b""
+    # The demo pattern: byte i is (31 i + 7) mod 256. It compresses to almost nothing.
+    return _kept_bytes("blob", size, lambda n: (_PERIOD * (n // 256 + 1))[:n])
 
 
 @ctrl.trigger("trame_wire.bench.noise")
 def bench_noise(size):
-    # Random bytes, made once per size and kept: a large result that, unlike the pattern,
-    # does not compress (as most large binary results: images, meshes, fields).
-    global _noise
-    size = int(size)
-    if len(_noise) != size:
-        _noise = os.urandom(size)
-    return _noise
+    # Random bytes: a large result that does not compress, as most large binary results
+    # (images, meshes, fields) barely do.
+    return _kept_bytes("noise", size, os.urandom)
 
 
 @ctrl.trigger("trame_wire.bench.noise_digest")
 def bench_noise_digest():
     # The SHA-256 of the last random result, in hex, for the client to check what it got.
-    return hashlib.sha256(_noise).hexdigest()
+    return hashlib.sha256(_kept.get("noise", b"")).hexdigest()
 
 
 @ctrl.trigger("trame_wire.bench.usage")

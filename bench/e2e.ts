@@ -5,24 +5,25 @@
 //   deno run -A bench/e2e.ts [--write] [--runs 3] [--server bun|deno|node] [--publishes 100000]
 //     [--calls 5000] [--large-count 16] [--large-mib 64] [--scenarios publish,rpc,large]
 //     [--runtimes deno,bun,node] [--backlog-ms 400] [--results bench/RESULTS.md]
-import { spawn, spawnSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
 import { availableParallelism, cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import type { ClientKind, ClientReport, Runtime, Scenario } from "./_e2e_shared.ts";
-
-const root = new URL("..", import.meta.url).pathname;
-const bin = (name: string) => join(root, "node_modules", ".bin", name);
+import {
+  median,
+  option,
+  rate,
+  referenceVersion,
+  root,
+  runtimeCommand,
+  table,
+  writeResultsSection,
+} from "./_runner.ts";
 
 const BEGIN = "<!-- e2e:begin (written by bench/e2e.ts --write) -->";
 const END = "<!-- e2e:end -->";
 const CLIENT_TIMEOUT_MS = 60_000;
-
-function option(name: string, fallback: string): string {
-  const index = process.argv.indexOf(`--${name}`);
-  return index < 0 ? fallback : process.argv[index + 1];
-}
 
 const settings = {
   runs: Number(option("runs", "3")),
@@ -38,18 +39,6 @@ const settings = {
   results: option("results", join(root, "bench", "RESULTS.md")),
 };
 
-function command(runtime: Runtime, script: string): string[] {
-  const path = join(root, "bench", script);
-  switch (runtime) {
-    case "deno":
-      return [bin("deno"), "run", "-A", path];
-    case "bun":
-      return [bin("bun"), path];
-    case "node":
-      return [bin("node"), path];
-  }
-}
-
 interface Server {
   readonly url: string;
   readonly runtime: Runtime;
@@ -58,7 +47,7 @@ interface Server {
 }
 
 function startServer(runtime: Runtime): Promise<Server> {
-  const [program, ...args] = command(runtime, "_e2e_server.ts");
+  const [program, ...args] = runtimeCommand(runtime, "_e2e_server.ts");
   const child = spawn(program, args, { stdio: ["pipe", "pipe", "inherit"] });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   return new Promise((resolve, reject) => {
@@ -89,7 +78,7 @@ function runClient(
   scenario: Scenario,
   url: string,
 ): Promise<ClientReport> {
-  const [program, ...args] = command(runtime, "_e2e_client.ts");
+  const [program, ...args] = runtimeCommand(runtime, "_e2e_client.ts");
   args.push(url, kind, scenario, "--publishes", String(settings.publishes));
   args.push("--calls", String(settings.calls), "--large-count", String(settings.largeCount));
   args.push("--large-mib", String(settings.largeMiB));
@@ -123,12 +112,6 @@ type Metric =
 
 const key = (runtime: Runtime, kind: ClientKind, scenario: Scenario) =>
   `${runtime}/${kind}/${scenario}`;
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-}
 
 const reports = new Map<string, ClientReport[]>();
 const versions = new Map<Runtime, string>();
@@ -185,14 +168,7 @@ function summary(report: ClientReport): string {
 }
 
 const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(0);
-const rate = (value: number) =>
-  Number.isNaN(value) ? "–" : Math.round(value).toLocaleString("en-US");
 const ratio = (value: number) => Number.isNaN(value) ? "–" : value.toFixed(2);
-
-function table(header: string[], rows: string[][]): string {
-  const align = header.map((_, index) => index === 0 ? "---" : "--:");
-  return [header, align, ...rows].map((row) => `| ${row.join(" | ")} |`).join("\n");
-}
 
 function render(server: Server, started: Date, seconds: number, load: string): string {
   const ref = (scenario: Scenario, metric: Metric) => figure("bun", "reference", scenario, metric);
@@ -361,27 +337,6 @@ function render(server: Server, started: Date, seconds: number, load: string): s
   return lines.join("\n");
 }
 
-function referenceVersion(): string {
-  const manifest = JSON.parse(
-    readFileSync(join(root, "node_modules", "wslink", "package.json"), "utf8"),
-  ) as { version: string };
-  return manifest.version;
-}
-
-function writeSection(section: string): void {
-  const text = readFileSync(settings.results, "utf8");
-  const block = `${BEGIN}\n\n${section}\n${END}`;
-  const begin = text.indexOf(BEGIN);
-  const end = text.indexOf(END);
-  const updated = begin >= 0 && end > begin
-    ? text.slice(0, begin) + block + text.slice(end + END.length)
-    : `${text.trimEnd()}\n\n## End to end\n\n\`bench/e2e.ts\`, run with ` +
-      "`deno run -A bench/e2e.ts --write`.\n\n" + block + "\n";
-  writeFileSync(settings.results, updated);
-  // The tables are written unaligned; `deno fmt` aligns them and wraps the prose.
-  spawnSync(bin("deno"), ["fmt", settings.results], { stdio: "inherit" });
-}
-
 const started = new Date();
 const startedAt = performance.now();
 const server = await startServer(settings.server);
@@ -394,4 +349,11 @@ try {
 const load = loadavg().map((value) => value.toFixed(2)).join(" / ");
 const section = render(server, started, (performance.now() - startedAt) / 1000, load);
 console.log(section);
-if (settings.write) writeSection(section);
+if (settings.write) {
+  writeResultsSection(
+    settings.results,
+    { begin: BEGIN, end: END },
+    "## End to end\n\n`bench/e2e.ts`, run with `deno run -A bench/e2e.ts --write`.",
+    section,
+  );
+}

@@ -9,14 +9,23 @@
 //     [--large-mib 50] [--runtimes bun,deno,node] [--port N] [--results bench/RESULTS.md]
 // The server command (also --server-command) runs under `sh -c`; {app} becomes the path of
 // bench/_python_app.py and {port} the port. Without it, the benchmark says so and exits 0.
-import { spawn, spawnSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
 import { createServer } from "node:net";
 import { availableParallelism, cpus } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { WslinkSession } from "../mod.ts";
 import type { Runtime } from "./_e2e_shared.ts";
+import {
+  median,
+  option,
+  rate,
+  referenceVersion,
+  root,
+  runtimeCommand,
+  table,
+  writeResultsSection,
+} from "./_runner.ts";
 import type {
   PythonClientKind,
   PythonCommand,
@@ -25,8 +34,6 @@ import type {
   ServerUsage,
 } from "./_python_client.ts";
 
-const root = new URL("..", import.meta.url).pathname;
-const bin = (name: string) => join(root, "node_modules", ".bin", name);
 const APP = join(root, "bench", "_python_app.py");
 const BEGIN = "<!-- python:begin (written by bench/python_server.ts --write) -->";
 const END = "<!-- python:end -->";
@@ -34,11 +41,6 @@ const SERVER_START_MS = 60_000;
 // The longest one measurement may take (Node's WebSocket is the slowest here).
 const MEASUREMENT_TIMEOUT_MS = 300_000;
 const WORKLOADS: PythonWorkload[] = ["publish", "rpc", "large", "noise"];
-
-function option(name: string, fallback: string): string {
-  const index = process.argv.indexOf(`--${name}`);
-  return index < 0 ? fallback : process.argv[index + 1];
-}
 
 const settings = {
   serverCommand: option("server-command", process.env.TRAME_WIRE_PYTHON_SERVER ?? ""),
@@ -134,18 +136,6 @@ async function startServer(command: string, port: number): Promise<PythonServer>
   }
 }
 
-function clientCommand(runtime: Runtime): string[] {
-  const script = join(root, "bench", "_python_client.ts");
-  switch (runtime) {
-    case "deno":
-      return [bin("deno"), "run", "-A", script];
-    case "bun":
-      return [bin("bun"), script];
-    case "node":
-      return [bin("node"), script];
-  }
-}
-
 /**
  * The kinds each runtime runs: the reference and the choice of compression exist on Bun only;
  * on Node, trame-wire also runs over `ws` without compression.
@@ -170,7 +160,7 @@ interface ClientProcess {
 }
 
 function startClients(runtime: Runtime, url: string): Promise<ClientProcess> {
-  const [program, ...args] = clientCommand(runtime);
+  const [program, ...args] = runtimeCommand(runtime, "_python_client.ts");
   args.push(url, "--kinds", kindsOf(runtime).join(","));
   args.push("--publishes", String(settings.publishes), "--calls", String(settings.calls));
   args.push("--large-mib", String(settings.largeMiB));
@@ -244,17 +234,8 @@ function describe(m: PythonMeasurement): string {
     `(per unit); load ${m.load}`;
 }
 
-const rate = (value: number) =>
-  Number.isNaN(value) ? "–" : Math.round(value).toLocaleString("en-US");
 const fixed = (digits: number) => (value: number) =>
   Number.isNaN(value) ? "–" : value.toFixed(digits);
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  if (sorted.length === 0) return NaN;
-  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-}
 
 /** "median (min–max)" of `list`, each formatted by `format`. */
 function spread(list: number[], format: (value: number) => string): string {
@@ -265,11 +246,6 @@ function spread(list: number[], format: (value: number) => string): string {
 }
 
 type Figure = (m: PythonMeasurement) => number;
-
-function table(header: string[], rows: string[][]): string {
-  const align = header.map((_, index) => index === 0 ? "---" : "--:");
-  return [header, align, ...rows].map((row) => `| ${row.join(" | ")} |`).join("\n");
-}
 
 const KIND_LABELS: Record<PythonClientKind, string> = {
   "trame-wire": "trame-wire",
@@ -399,13 +375,6 @@ function render(
   ].join("\n");
 }
 
-function referenceVersion(): string {
-  const manifest = JSON.parse(
-    readFileSync(join(root, "node_modules", "wslink", "package.json"), "utf8"),
-  ) as { version: string };
-  return manifest.version;
-}
-
 if (settings.serverCommand === "") {
   console.log(
     "bench/python_server.ts skipped: no server command. Set TRAME_WIRE_PYTHON_SERVER (or pass " +
@@ -450,17 +419,12 @@ const section = render(
   (performance.now() - startedAt) / 1000,
 );
 console.log(section);
-if (settings.write) writeSection(section);
-
-function writeSection(section: string): void {
-  const text = readFileSync(settings.results, "utf8");
-  const block = `${BEGIN}\n\n${section}\n${END}`;
-  const begin = text.indexOf(BEGIN);
-  const end = text.indexOf(END);
-  const updated = begin >= 0 && end > begin
-    ? text.slice(0, begin) + block + text.slice(end + END.length)
-    : `${text.trimEnd()}\n\n## Against the reference Python server\n\n\`bench/python_server.ts\`; ` +
-      "how to run it is at the top of the script.\n\n" + block + "\n";
-  writeFileSync(settings.results, updated);
-  spawnSync(bin("deno"), ["fmt", settings.results], { stdio: "inherit" });
+if (settings.write) {
+  writeResultsSection(
+    settings.results,
+    { begin: BEGIN, end: END },
+    "## Against the reference Python server\n\n`bench/python_server.ts`; how to run it is at " +
+      "the top of the script.",
+    section,
+  );
 }
