@@ -1,15 +1,19 @@
 // trame-wire against the reference Python server (trame-server on wslink, aiohttp): starts the
 // server with bench/_python_app.py, then one client process per runtime (bench/_python_client.ts),
 // each running trame-wire and the runtime's bare WebSocket (and, on Bun, the wslink 2.5.0
-// reference) in turn on publishes, RPC round trips and a large result; prints medians and
+// reference) in turn on publishes, RPC round trips and two large results; prints medians and
 // ranges and, with --write, rewrites its section of bench/RESULTS.md. Run by hand, never in CI:
 // it needs a Python with trame-server and wslink.
 //   TRAME_WIRE_PYTHON_SERVER='python3 {app} --port {port}' \
 //     deno run -A bench/python_server.ts [--write] [--runs 5] [--publishes 20000] [--calls 2000]
 //     [--large-mib 50] [--runtimes bun,deno,node] [--port N] [--results bench/RESULTS.md]
+//     [--save FILE] [--load FILE]
 // The server command (also --server-command) runs under `sh -c`; {app} becomes the path of
 // bench/_python_app.py and {port} the port. Without it, the benchmark says so and exits 0.
+// --save writes every measurement to FILE (JSON); --load makes the section from such a file
+// instead of measuring.
 import { spawn } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { availableParallelism, cpus } from "node:os";
 import { join } from "node:path";
@@ -52,6 +56,8 @@ const settings = {
   runtimes: option("runtimes", "bun,deno,node").split(",") as Runtime[],
   write: process.argv.includes("--write"),
   results: option("results", join(root, "bench", "RESULTS.md")),
+  save: option("save", ""),
+  load: option("load", ""),
 };
 
 /** A free TCP port on 127.0.0.1 (the system's pick). */
@@ -268,16 +274,18 @@ const PER_UNIT_HEADER = [
  * reference taken run by run, then the medians per unit, CPU times in µs (or ms: `cpuScale`).
  */
 function rows(
-  all: PythonMeasurement[],
+  record: RunRecord,
   workload: PythonWorkload,
   rates: [Figure, (value: number) => string][],
   cpuUnit: "µs" | "ms",
 ): string[][] {
   const of = (runtime: Runtime, kind: PythonClientKind) =>
-    all.filter((m) => m.runtime === runtime && m.kind === kind && m.workload === workload);
+    record.measurements.filter((m) =>
+      m.runtime === runtime && m.kind === kind && m.workload === workload
+    );
   const cpu = (micros: number) => cpuUnit === "µs" ? micros.toFixed(1) : (micros / 1000).toFixed(0);
   const list: string[][] = [];
-  for (const runtime of settings.runtimes) {
+  for (const runtime of record.runtimes) {
     for (const kind of kindsOf(runtime)) {
       const mine = of(runtime, kind);
       if (mine.length === 0) continue;
@@ -302,31 +310,42 @@ function rows(
   return list;
 }
 
-function render(
-  all: PythonMeasurement[],
-  server: PythonServer,
-  versions: string[],
-  started: Date,
-  seconds: number,
-): string {
+/** Everything a run produced: what --save writes, --load reads and the section is made of. */
+interface RunRecord {
+  readonly started: string;
+  readonly seconds: number;
+  readonly serverVersions: string;
+  readonly clientVersions: string[];
+  readonly runs: number;
+  readonly publishes: number;
+  readonly calls: number;
+  readonly largeMiB: number;
+  readonly runtimes: Runtime[];
+  readonly measurements: PythonMeasurement[];
+}
+
+function render(record: RunRecord): string {
+  const all = record.measurements;
   const loads = all.map((m) => m.load);
   return [
-    `- Date: ${started.toISOString()}; ${seconds.toFixed(0)} s in all.`,
+    `- Date: ${record.started}; ${record.seconds.toFixed(0)} s in all.`,
     `- Machine: \`nproc\` = ${availableParallelism()}, ${cpus()[0]?.model ?? "?"}, shared with ` +
     `other work: 1-minute load average ${Math.min(...loads).toFixed(2)}–` +
     `${Math.max(...loads).toFixed(2)} during the measurements.`,
-    `- Server: ${server.versions}; one process (bench/_python_app.py), \`WSLINK_MAX_MSG_SIZE\` ` +
+    `- Server: ${record.serverVersions}; one process (bench/_python_app.py), \`WSLINK_MAX_MSG_SIZE\` ` +
     "default (4 MiB frames).",
-    `- Clients: ${versions.join(", ")}; wslink ${referenceVersion()} (the reference) on Bun only.`,
-    `- ${settings.runs} runs. In each run every workload is done by every client in turn (all ` +
+    `- Clients: ${
+      record.clientVersions.join(", ")
+    }; wslink ${referenceVersion()} (the reference) on Bun only.`,
+    `- ${record.runs} runs. In each run every workload is done by every client in turn (all ` +
     "runtimes' clients connected at once, the order rotated from run to run), so that the " +
     "clients share the machine's moments of load. Rates: median (lowest–highest) of the runs; " +
     "ratios to the reference are taken within each run, then summarised the same way.",
-    `- Workloads: ${settings.publishes.toLocaleString("en-US")} publishes of ~100 bytes (the ` +
+    `- Workloads: ${record.publishes.toLocaleString("en-US")} publishes of ~100 bytes (the ` +
     "`trame_wire.bench.publish` trigger calls wslink's `publish` in a loop; rate from the " +
-    `trigger call to the last publish delivered); ${settings.calls.toLocaleString("en-US")} ` +
+    `trigger call to the last publish delivered); ${record.calls.toLocaleString("en-US")} ` +
     "`add(1, 2)` round trips one at a time, then as many with 100 in flight; one result of " +
-    `${settings.largeMiB} MiB of the demo pattern (\`trame_wire.bench.blob\`), then one of ` +
+    `${record.largeMiB} MiB of the demo pattern (\`trame_wire.bench.blob\`), then one of ` +
     "random bytes (`trame_wire.bench.noise`, checked against the server's SHA-256).",
     "- Per unit (publish, call or result), medians: the server's CPU time (`getrusage`, user + " +
     "system, the system part in brackets) and the times it was preempted while it could run " +
@@ -338,7 +357,7 @@ function render(
     "",
     table(
       ["client", "publishes/s", "/ reference", ...PER_UNIT_HEADER],
-      rows(all, "publish", [[(m) => m.publishesPerSecond!, rate]], "µs"),
+      rows(record, "publish", [[(m) => m.publishesPerSecond!, rate]], "µs"),
     ),
     "",
     "#### RPC round trips",
@@ -352,30 +371,77 @@ function render(
         "/ reference",
         ...PER_UNIT_HEADER,
       ],
-      rows(all, "rpc", [
+      rows(record, "rpc", [
         [(m) => m.sequentialPerSecond!, rate],
         [(m) => m.inFlightPerSecond!, rate],
       ], "µs"),
     ),
     "",
-    `#### One ${settings.largeMiB} MiB result: the demo pattern (compresses ~140:1)`,
+    `#### One ${record.largeMiB} MiB result: the demo pattern (compresses ~140:1)`,
     "",
     table(
       ["client", "MB/s", "/ reference", ...PER_UNIT_HEADER],
-      rows(all, "large", [[(m) => m.megabytesPerSecond!, fixed(0)]], "ms"),
+      rows(record, "large", [[(m) => m.megabytesPerSecond!, fixed(0)]], "ms"),
     ),
     "",
-    `#### One ${settings.largeMiB} MiB result: random bytes (do not compress)`,
+    `#### One ${record.largeMiB} MiB result: random bytes (do not compress)`,
     "",
     table(
       ["client", "MB/s", "/ reference", ...PER_UNIT_HEADER],
-      rows(all, "noise", [[(m) => m.megabytesPerSecond!, fixed(0)]], "ms"),
+      rows(record, "noise", [[(m) => m.megabytesPerSecond!, fixed(0)]], "ms"),
     ),
     "",
   ].join("\n");
 }
 
-if (settings.serverCommand === "") {
+/** Starts the server and every runtime's clients, and takes every measurement. */
+async function measureAll(): Promise<RunRecord> {
+  const started = new Date();
+  const startedAt = performance.now();
+  const port = settings.port || await freePort();
+  const server = await startServer(settings.serverCommand, port);
+  console.error(`server: ${server.versions} at ${server.url}`);
+  const measurements: PythonMeasurement[] = [];
+  const processes: ClientProcess[] = [];
+  try {
+    for (const runtime of settings.runtimes) {
+      processes.push(await startClients(runtime, server.url));
+    }
+    const clients = processes.flatMap((client) =>
+      kindsOf(client.runtime).map((kind) => ({ client, kind }))
+    );
+    for (let run = 1; run <= settings.runs; run++) {
+      for (const workload of WORKLOADS) {
+        for (let turn = 0; turn < clients.length; turn++) {
+          const { client, kind } = clients[(turn + run - 1) % clients.length];
+          const measurement = await client.measure({ kind, workload, run });
+          measurements.push(measurement);
+          console.error(describe(measurement));
+        }
+      }
+    }
+  } finally {
+    for (const client of processes) await client.close();
+    await server.stop();
+  }
+  return {
+    started: started.toISOString(),
+    seconds: (performance.now() - startedAt) / 1000,
+    serverVersions: server.versions,
+    clientVersions: processes.map((client) => `${client.runtime} ${client.version}`),
+    runs: settings.runs,
+    publishes: settings.publishes,
+    calls: settings.calls,
+    largeMiB: settings.largeMiB,
+    runtimes: settings.runtimes,
+    measurements,
+  };
+}
+
+let record: RunRecord;
+if (settings.load !== "") {
+  record = JSON.parse(readFileSync(settings.load, "utf8")) as RunRecord;
+} else if (settings.serverCommand === "") {
   console.log(
     "bench/python_server.ts skipped: no server command. Set TRAME_WIRE_PYTHON_SERVER (or pass " +
       "--server-command) to a command that starts bench/_python_app.py on the reference Python " +
@@ -384,40 +450,11 @@ if (settings.serverCommand === "") {
       "python3 {app} --port {port}'",
   );
   process.exit(0);
+} else {
+  record = await measureAll();
+  if (settings.save !== "") writeFileSync(settings.save, `${JSON.stringify(record)}\n`);
 }
-const started = new Date();
-const startedAt = performance.now();
-const port = settings.port || await freePort();
-const server = await startServer(settings.serverCommand, port);
-console.error(`server: ${server.versions} at ${server.url}`);
-const measurements: PythonMeasurement[] = [];
-const processes: ClientProcess[] = [];
-try {
-  for (const runtime of settings.runtimes) processes.push(await startClients(runtime, server.url));
-  const clients = processes.flatMap((client) =>
-    kindsOf(client.runtime).map((kind) => ({ client, kind }))
-  );
-  for (let run = 1; run <= settings.runs; run++) {
-    for (const workload of WORKLOADS) {
-      for (let turn = 0; turn < clients.length; turn++) {
-        const { client, kind } = clients[(turn + run - 1) % clients.length];
-        const measurement = await client.measure({ kind, workload, run });
-        measurements.push(measurement);
-        console.error(describe(measurement));
-      }
-    }
-  }
-} finally {
-  for (const client of processes) await client.close();
-  await server.stop();
-}
-const section = render(
-  measurements,
-  server,
-  processes.map((client) => `${client.runtime} ${client.version}`),
-  started,
-  (performance.now() - startedAt) / 1000,
-);
+const section = render(record);
 console.log(section);
 if (settings.write) {
   writeResultsSection(
