@@ -3,9 +3,11 @@
 # that the benchmark uses. Not for CI.
 #   python3 bench/_python_app.py --port N
 # (trame-server, wslink and their dependencies on PYTHONPATH.)
+import atexit
 import hashlib
 import os
 import resource
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -15,6 +17,7 @@ from trame_server import Server
 server = Server("trame_wire_python_bench")
 # trame serves a web client; an empty page stands in for it (only the WebSocket is used).
 _www = Path(tempfile.mkdtemp(prefix="trame-wire-bench-"))
+atexit.register(shutil.rmtree, _www, ignore_errors=True)
 (_www / "index.html").write_text("<!doctype html>\n")
 server.enable_module({"www": str(_www)})
 state, ctrl = server.state, server.controller

@@ -78,12 +78,27 @@ interface PythonServer {
   stop(): Promise<void>;
 }
 
+/** The server runs, but not bench/_python_app.py: waiting longer will not help. */
+class MissingTriggers extends Error {}
+
+// How much of the server's stderr is kept, to show when it fails to start.
+const STDERR_KEPT = 8_192;
+
 async function startServer(command: string, port: number): Promise<PythonServer> {
   const line = command.replaceAll("{app}", APP).replaceAll("{port}", String(port));
   // A process group of its own, so that stopping it stops whatever the command started.
   const child = spawn("sh", ["-c", line], { stdio: ["ignore", "ignore", "pipe"], detached: true });
   let stderr = "";
-  child.stderr!.on("data", (chunk: Uint8Array) => stderr += new TextDecoder().decode(chunk));
+  child.stderr!.on("data", (chunk: Uint8Array) => {
+    stderr = (stderr + new TextDecoder().decode(chunk)).slice(-STDERR_KEPT);
+  });
+  const signalGroup = (signal: NodeJS.Signals) => {
+    try {
+      process.kill(-child.pid!, signal);
+    } catch {
+      // The group is gone already.
+    }
+  };
   let exited = false;
   const exit = new Promise<void>((resolve) =>
     child.once("exit", () => {
@@ -93,12 +108,8 @@ async function startServer(command: string, port: number): Promise<PythonServer>
   );
   const stop = async () => {
     if (exited) return;
-    try {
-      process.kill(-child.pid!, "SIGTERM");
-    } catch {
-      return; // already gone
-    }
-    const killer = setTimeout(() => process.kill(-child.pid!, "SIGKILL"), 5_000);
+    signalGroup("SIGTERM");
+    const killer = setTimeout(() => signalGroup("SIGKILL"), 5_000);
     await exit;
     clearTimeout(killer);
   };
@@ -117,7 +128,7 @@ async function startServer(command: string, port: number): Promise<PythonServer>
         ) as ServerUsage | null;
         if (usage === null || typeof usage !== "object") {
           await stop();
-          throw new Error(
+          throw new MissingTriggers(
             "the server answered without the benchmark's triggers: it must run " +
               `bench/_python_app.py (${APP})`,
           );
@@ -132,7 +143,7 @@ async function startServer(command: string, port: number): Promise<PythonServer>
         await session.close();
       }
     } catch (error) {
-      if (error instanceof Error && error.message.startsWith("the server answered")) throw error;
+      if (error instanceof MissingTriggers) throw error;
       if (performance.now() > deadline) {
         await stop();
         throw new Error(`the server did not accept a session within ${SERVER_START_MS} ms`);
@@ -451,7 +462,13 @@ if (settings.load !== "") {
   );
   process.exit(0);
 } else {
-  record = await measureAll();
+  try {
+    record = await measureAll();
+  } catch (error) {
+    // The server or a client failed: say what happened, without a stack trace.
+    console.error(`bench/python_server.ts: ${error instanceof Error ? error.message : error}`);
+    process.exit(1);
+  }
   if (settings.save !== "") writeFileSync(settings.save, `${JSON.stringify(record)}\n`);
 }
 const section = render(record);
