@@ -429,7 +429,7 @@ export class Connection implements ServerClient {
 
   sendFrames(frames: readonly Uint8Array[]): void {
     if (this.#isClosed) return;
-    for (const frame of frames) this.#socket.send(frame);
+    this.#socket.send(frames);
   }
 
   /** Takes one WebSocket message. Frames are handled one after the other, in order. */

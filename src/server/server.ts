@@ -75,11 +75,19 @@ export type ServeOptions<T extends Record<string, unknown> = Record<string, unkn
      */
     preAuthMaxMessageSize: number;
     /**
-     * Seconds between WebSocket pings to each client (`WSLINK_HEART_BEAT`); a client that stops
-     * answering is disconnected. 0 turns pings off. Default 30, as the reference server. Deno and
-     * Bun ping through their own idle timeout (Bun allows at most 960 s).
+     * Seconds between WebSocket pings to each client (`WSLINK_HEART_BEAT`); a client that does
+     * not answer a ping with its payload by the next one, or that reads none of what waits for it
+     * in a heartbeat, is disconnected (1008). 0 turns pings off. Default 30, as the reference
+     * server. Deno pings through its own idle timeout, which any frame from the client resets.
      */
     heartbeat: number;
+    /**
+     * Bytes that may wait in one client's send queue when a message is to be sent to it; a
+     * client over it (one that stops reading) is closed with 1008 "Send queue over budget". A
+     * message is never cut midway, so a client costs at most this plus one message. Default:
+     * 4 × `maxMsgSize`, at least 16 MiB.
+     */
+    sendBudget: number;
     /** The name `trame.state.get` returns. Default `"trame"`. */
     name: string;
     /** Initial state, on top of {@link defaultTrameState}. Default `{}`. */
@@ -134,6 +142,7 @@ export class TrameServer<T extends Record<string, unknown> = Record<string, unkn
   readonly name: string;
   readonly #core: WslinkCore;
   readonly #heartbeat: number;
+  readonly #sendBudget: number;
   readonly #log: Logger;
   readonly #onExit: ServeOptions<T>["onExit"];
   readonly #triggers = new Map<string, TriggerHandler>();
@@ -158,6 +167,7 @@ export class TrameServer<T extends Record<string, unknown> = Record<string, unkn
   ) {
     this.hostname = config.hostname;
     this.#heartbeat = config.heartbeat;
+    this.#sendBudget = config.sendBudget;
     this.path = config.path;
     this.name = config.name;
     this.#log = config.log;
@@ -197,6 +207,8 @@ export class TrameServer<T extends Record<string, unknown> = Record<string, unkn
       path: this.path,
       maxFrameSize: this.#core.maxFrameSize,
       heartbeat: this.#heartbeat,
+      sendBudget: this.#sendBudget,
+      log: this.#log,
       open: (socket, remoteAddress) => this.#core.open(socket, remoteAddress),
     });
   }
@@ -335,15 +347,17 @@ export class TrameServer<T extends Record<string, unknown> = Record<string, unkn
 export async function serve<T extends Record<string, unknown> = Record<string, unknown>>(
   options: ServeOptions<T> = {},
 ): Promise<TrameServer<T>> {
+  const maxMsgSize = options.maxMsgSize ?? DEFAULT_MAX_MSG_SIZE;
   const config = {
     port: options.port ?? 0,
     hostname: options.hostname ?? "127.0.0.1",
     path: options.path ?? "/ws",
     secret: options.secret ?? DEFAULT_SECRET,
     validateToken: options.validateToken,
-    maxMsgSize: options.maxMsgSize ?? DEFAULT_MAX_MSG_SIZE,
+    maxMsgSize,
     preAuthMaxMessageSize: options.preAuthMaxMessageSize ?? PRE_AUTH_MAX_MESSAGE_SIZE,
     heartbeat: options.heartbeat ?? 30,
+    sendBudget: options.sendBudget ?? Math.max(4 * maxMsgSize, 16 * 1024 * 1024),
     name: options.name ?? "trame",
     state: options.state ?? {},
     log: options.log ?? consoleLogger,
@@ -361,6 +375,7 @@ export async function serve<T extends Record<string, unknown> = Record<string, u
   integer("maxMsgSize", config.maxMsgSize, 0, 0xffff_ffff);
   integer("preAuthMaxMessageSize", config.preAuthMaxMessageSize, 1, 0xffff_ffff);
   integer("heartbeat", config.heartbeat, 0, 960);
+  integer("sendBudget", config.sendBudget, 1, Number.MAX_SAFE_INTEGER);
   if (!config.path.startsWith("/")) {
     throw new TrameServerError("invalid-option", `path must start with "/", got ${config.path}`);
   }

@@ -1,15 +1,15 @@
 // Bun: `Bun.serve` with its built-in WebSocket support. Bun's globals are typed here with the
 // few members used, so the file type-checks without Bun's own type package.
+import { GuardedSocket } from "./_guard.ts";
 import type { Adapter, AdapterSocketHandlers } from "./types.ts";
 
 interface BunSocketData {
   handlers?: AdapterSocketHandlers;
+  guarded?: GuardedSocket;
   remoteAddress?: string;
-  // Frames waiting for Bun's send buffer to drain, in order.
+  // Frames waiting for Bun's send buffer to drain, in order, and their bytes.
   queue?: Uint8Array[];
-  // Whether the last ping was answered, and the timer sending the next one.
-  answered?: boolean;
-  heartbeat?: ReturnType<typeof setInterval>;
+  queuedBytes?: number;
 }
 
 interface BunSocket {
@@ -17,7 +17,7 @@ interface BunSocket {
   readonly readyState: number;
   send(data: Uint8Array, compress?: boolean): number;
   getBufferedAmount(): number;
-  ping(): number;
+  ping(data: Uint8Array): number;
   terminate(): void;
   close(code?: number, reason?: string): void;
 }
@@ -38,7 +38,7 @@ interface BunServeOptions {
     backpressureLimit: number;
     idleTimeout: number;
     sendPings: boolean;
-    pong(socket: BunSocket): void;
+    pong(socket: BunSocket, data: Uint8Array): void;
     open(socket: BunSocket): void;
     message(socket: BunSocket, message: string | Uint8Array): void;
     drain(socket: BunSocket): void;
@@ -56,6 +56,9 @@ const BUN_MAX_PAYLOAD = 2 ** 32 - 1;
 // What `send` returns when the frame was not taken at all.
 const DROPPED = 0;
 
+// Bun's readyState for an open socket.
+const OPEN = 1;
+
 // Bun drops a frame (send returns 0) that would take its buffer past `backpressureLimit`, and
 // may call `drain` before the buffer is back under it. So a frame is sent only when it fits
 // under the limit (or the buffer is empty); the others wait here, in order, for `drain`.
@@ -68,10 +71,12 @@ function sendInOrder(socket: BunSocket, frame: Uint8Array, limit: number): void 
   const queue = socket.data.queue;
   if (queue !== undefined) {
     queue.push(frame);
+    socket.data.queuedBytes! += frame.byteLength;
     return;
   }
   if (!fits(socket, frame, limit) || socket.send(frame, false) === DROPPED) {
     socket.data.queue = [frame];
+    socket.data.queuedBytes = frame.byteLength;
   }
 }
 
@@ -87,6 +92,7 @@ function drainQueue(socket: BunSocket, limit: number): void {
       if (socket.getBufferedAmount() === 0) socket.close(1011, "send failed");
       break;
     }
+    socket.data.queuedBytes! -= frame.byteLength;
     sent++;
   }
   if (sent === queue.length) socket.data.queue = undefined;
@@ -99,19 +105,6 @@ function upgradeOnPath(request: Request, server: BunServer, path: string): Respo
   const remoteAddress = server.requestIP(request)?.address;
   if (server.upgrade(request, { data: { remoteAddress } })) return undefined;
   return new Response("Upgrade Required", { status: 426, headers: { upgrade: "websocket" } });
-}
-
-// Pings every `seconds`; a socket that did not answer the last ping is dropped.
-function startHeartbeat(socket: BunSocket, seconds: number): void {
-  socket.data.answered = true;
-  socket.data.heartbeat = setInterval(() => {
-    if (!socket.data.answered) {
-      socket.terminate();
-      return;
-    }
-    socket.data.answered = false;
-    socket.ping();
-  }, seconds * 1000);
 }
 
 /** The Bun adapter. */
@@ -129,19 +122,25 @@ export const bunAdapter: Adapter = (options) => {
     websocket: {
       maxPayloadLength: Math.min(options.maxFrameSize, BUN_MAX_PAYLOAD),
       backpressureLimit,
-      // Bun's own idle timer counts in steps of 4 s; the heartbeat below keeps the cadence asked.
+      // Bun's own idle timer counts in steps of 4 s and takes any pong; the guard pings instead.
       idleTimeout: 0,
       sendPings: false,
       open(socket) {
-        if (options.heartbeat > 0) startHeartbeat(socket, options.heartbeat);
-        socket.data.handlers = options.open({
-          send(frame) {
-            if (socket.readyState === 1) sendInOrder(socket, frame, backpressureLimit);
-          },
-          close(code, reason) {
-            if (socket.readyState === 1) socket.close(code, reason);
-          },
-        }, socket.data.remoteAddress);
+        const remoteAddress = socket.data.remoteAddress;
+        const guarded = new GuardedSocket({
+          isOpen: () => socket.readyState === OPEN,
+          buffered: () =>
+            socket.data.queue === undefined
+              ? socket.getBufferedAmount()
+              : socket.getBufferedAmount() + socket.data.queuedBytes!,
+          write: (frame) => sendInOrder(socket, frame, backpressureLimit),
+          close: (code, reason) => socket.close(code, reason),
+          ping: (payload) => socket.ping(payload),
+          terminate: () => socket.terminate(),
+        }, { ...options, remoteAddress });
+        socket.data.guarded = guarded;
+        socket.data.handlers = options.open(guarded, remoteAddress);
+        guarded.attach(socket.data.handlers);
       },
       message(socket, message) {
         // Bun hands over a Buffer; decoded binaries should be plain Uint8Arrays everywhere.
@@ -150,16 +149,15 @@ export const bunAdapter: Adapter = (options) => {
           : new Uint8Array(message.buffer, message.byteOffset, message.byteLength);
         socket.data.handlers?.message(data);
       },
-      pong(socket) {
-        socket.data.answered = true;
+      pong(socket, data) {
+        socket.data.guarded?.pong(data);
       },
       drain(socket) {
         drainQueue(socket, backpressureLimit);
       },
       close(socket, code, reason) {
         socket.data.queue = undefined;
-        clearInterval(socket.data.heartbeat);
-        socket.data.handlers?.close(code, reason);
+        socket.data.guarded?.closed(code, reason);
       },
     },
   });

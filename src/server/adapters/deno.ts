@@ -1,6 +1,61 @@
 // Deno: `Deno.serve` for HTTP, `Deno.upgradeWebSocket` for the sockets. Deno enforces no
 // message size limit of its own here; the core checks every frame.
-import type { Adapter, AdapterSocketHandlers } from "./types.ts";
+//
+// Two things Deno does not let code do (measured on Deno 2.9.6): ping or see pongs, and cut a
+// connection. Its idle timeout pings with an empty payload after idleTimeout / 2 seconds without
+// a frame from the peer, and any frame resets it, an unsolicited pong included. A close frame
+// waits behind the data queued for a peer that does not read; Deno drops the connection only if
+// the peer sends a frame meanwhile. The guard covers both where it matters: a peer that reads
+// none of what waits for it for a heartbeat is reported closed and nothing more is queued for it;
+// what Deno already holds for it (at most the send budget plus one message) stays until the peer
+// reads, sends, or its TCP connection ends.
+import { GuardedSocket } from "./_guard.ts";
+import type { Adapter, AdapterOptions, AdapterSocketHandlers } from "./types.ts";
+
+function handle(
+  options: AdapterOptions,
+  request: Request,
+  info: Deno.ServeHandlerInfo<Deno.NetAddr>,
+): Response {
+  if (new URL(request.url).pathname !== options.path) {
+    return new Response("Not Found", { status: 404 });
+  }
+  if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+    return new Response("Upgrade Required", { status: 426, headers: { upgrade: "websocket" } });
+  }
+  // Read before the upgrade: the request is gone after it.
+  const remoteAddress = info.remoteAddr.hostname;
+  // Deno pings after idleTimeout / 2 seconds without a frame from the peer, and closes (1001)
+  // when another idleTimeout / 2 seconds pass without one.
+  const { socket, response } = Deno.upgradeWebSocket(request, { idleTimeout: options.heartbeat });
+  socket.binaryType = "arraybuffer";
+  const guarded = new GuardedSocket({
+    isOpen: () => socket.readyState === WebSocket.OPEN,
+    buffered: () => socket.bufferedAmount,
+    write: (frame) => socket.send(frame),
+    close(code, reason) {
+      try {
+        socket.close(code, reason);
+      } catch {
+        // Deno before 2 accepted only 1000 and 3000-4999 from this side.
+        socket.close(1000, reason);
+      }
+    },
+  }, { ...options, remoteAddress });
+  let handlers: AdapterSocketHandlers | undefined;
+  socket.onopen = () => {
+    handlers = options.open(guarded, remoteAddress);
+    guarded.attach(handlers);
+  };
+  socket.onmessage = (event: MessageEvent) => {
+    const data = event.data;
+    handlers?.message(typeof data === "string" ? data : new Uint8Array(data as ArrayBuffer));
+  };
+  socket.onclose = (event: CloseEvent) => guarded.closed(event.code, event.reason);
+  // Errors are followed by a close event; nothing else to do.
+  socket.onerror = () => {};
+  return response;
+}
 
 /** The Deno adapter. */
 export const denoAdapter: Adapter = (options) => {
@@ -10,46 +65,7 @@ export const denoAdapter: Adapter = (options) => {
     hostname: options.hostname,
     port: options.port,
     onListen: ({ port }) => resolveListening(port),
-  }, (request, info) => {
-    if (new URL(request.url).pathname !== options.path) {
-      return new Response("Not Found", { status: 404 });
-    }
-    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
-      return new Response("Upgrade Required", { status: 426, headers: { upgrade: "websocket" } });
-    }
-    // Read before the upgrade: the request is gone after it.
-    const remote = info.remoteAddr as Deno.NetAddr;
-    // Deno pings every idleTimeout seconds and closes a socket whose pong does not come back.
-    const { socket, response } = Deno.upgradeWebSocket(request, {
-      idleTimeout: options.heartbeat,
-    });
-    socket.binaryType = "arraybuffer";
-    let handlers: AdapterSocketHandlers | undefined;
-    socket.onopen = () => {
-      handlers = options.open({
-        send(frame) {
-          if (socket.readyState === WebSocket.OPEN) socket.send(frame);
-        },
-        close(code, reason) {
-          if (socket.readyState >= WebSocket.CLOSING) return;
-          try {
-            socket.close(code, reason);
-          } catch {
-            // The WebSocket API accepts only 1000 and 3000-4999 from this side.
-            socket.close(1000, reason);
-          }
-        },
-      }, remote.hostname);
-    };
-    socket.onmessage = (event: MessageEvent) => {
-      const data = event.data;
-      handlers?.message(typeof data === "string" ? data : new Uint8Array(data as ArrayBuffer));
-    };
-    socket.onclose = (event: CloseEvent) => handlers?.close(event.code, event.reason);
-    // Errors are followed by a close event; nothing else to do.
-    socket.onerror = () => {};
-    return response;
-  });
+  }, (request, info) => handle(options, request, info));
   return listening.then((port) => ({
     port,
     close: () => server.shutdown(),

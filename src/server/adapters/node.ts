@@ -4,15 +4,20 @@ import { createServer } from "node:http";
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { TrameServerError } from "../errors.ts";
+import { GuardedSocket } from "./_guard.ts";
 import type { Adapter } from "./types.ts";
+
+// `ws`'s readyState for an open socket.
+const OPEN = 1;
 
 interface WsSocket {
   readonly readyState: number;
+  readonly bufferedAmount: number;
   send(data: Uint8Array, options: { binary: boolean }): void;
   close(code?: number, reason?: string): void;
-  ping(): void;
+  ping(data: Uint8Array): void;
   terminate(): void;
-  on(event: "pong", listener: () => void): void;
+  on(event: "pong", listener: (data: Uint8Array) => void): void;
   on(event: "message", listener: (data: WsData, isBinary: boolean) => void): void;
   on(event: "close", listener: (code: number, reason: Uint8Array) => void): void;
   on(event: "error", listener: (error: Error) => void): void;
@@ -64,22 +69,6 @@ function toBytes(data: WsData): Uint8Array {
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
 
-// Pings every `seconds`; a socket that has not answered the previous ping by then is dropped.
-function startHeartbeat(ws: WsSocket, seconds: number): () => void {
-  if (seconds <= 0) return () => {};
-  let answered = true;
-  ws.on("pong", () => (answered = true));
-  const timer = setInterval(() => {
-    if (!answered) {
-      ws.terminate();
-      return;
-    }
-    answered = false;
-    ws.ping();
-  }, seconds * 1000);
-  return () => clearInterval(timer);
-}
-
 /** The Node adapter. */
 export const nodeAdapter: Adapter = async (options) => {
   const { WebSocketServer } = await loadWs();
@@ -101,22 +90,22 @@ export const nodeAdapter: Adapter = async (options) => {
       return;
     }
     wss.handleUpgrade(request, socket, head, (ws) => {
-      const handlers = options.open({
-        send(frame) {
-          if (ws.readyState === 1) ws.send(frame, { binary: true });
-        },
-        close(code, reason) {
-          if (ws.readyState === 1) ws.close(code, reason);
-        },
-      }, request.socket.remoteAddress);
+      const remoteAddress = request.socket.remoteAddress;
+      const guarded = new GuardedSocket({
+        isOpen: () => ws.readyState === OPEN,
+        buffered: () => ws.bufferedAmount,
+        write: (frame) => ws.send(frame, { binary: true }),
+        close: (code, reason) => ws.close(code, reason),
+        ping: (payload) => ws.ping(payload),
+        terminate: () => ws.terminate(),
+      }, { ...options, remoteAddress });
+      const handlers = options.open(guarded, remoteAddress);
+      guarded.attach(handlers);
       ws.on("message", (data, isBinary) => {
         handlers.message(isBinary ? toBytes(data) : new TextDecoder().decode(toBytes(data)));
       });
-      const stopHeartbeat = startHeartbeat(ws, options.heartbeat);
-      ws.on("close", (code, reason) => {
-        stopHeartbeat();
-        handlers.close(code, new TextDecoder().decode(reason));
-      });
+      ws.on("pong", (data) => guarded.pong(data));
+      ws.on("close", (code, reason) => guarded.closed(code, new TextDecoder().decode(reason)));
       // `ws` closes the socket after an error (a frame over maxPayload, a protocol violation).
       ws.on("error", () => {});
     });

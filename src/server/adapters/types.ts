@@ -4,12 +4,25 @@
  * which runtime it runs on.
  * @module
  */
+import type { Logger } from "../core.ts";
 
 /** What the core may do with one accepted WebSocket. */
 export interface AdapterSocket {
-  /** Sends one binary frame. Must not throw once the socket is closing; drop the frame instead. */
-  send(frame: Uint8Array): void;
-  /** Starts the closing handshake (or drops the connection when it cannot be done cleanly). */
+  /**
+   * Bytes accepted by `send` and not yet handed to the operating system (the runtime's buffer and
+   * the adapter's own queue); 0 once closed. What a sender that waits for room looks at.
+   */
+  readonly bufferedAmount: number;
+  /**
+   * Sends one message's frames, in order, as binary frames. Returns false when they were not
+   * sent: the socket is closing or closed, or more than the send budget was still queued, in
+   * which case the adapter has closed the socket (1008) and reported it closed. Never throws.
+   */
+  send(frames: readonly Uint8Array[]): boolean;
+  /**
+   * Starts the closing handshake. A peer that does not complete it within a few seconds is cut
+   * (where the runtime can) and reported closed with 1006.
+   */
   close(code: number, reason: string): void;
 }
 
@@ -34,8 +47,21 @@ export interface AdapterOptions {
    * itself (`Infinity`: none). The core checks it again on every frame.
    */
   readonly maxFrameSize: number;
-  /** Seconds between pings to each client; one that stops answering is dropped. 0: no pings. */
+  /**
+   * Seconds between heartbeats. At each one a socket is dropped (1008) when bytes were queued for
+   * it at the previous heartbeat and none was written since, or when the previous ping's random
+   * payload did not come back in a pong; then it is pinged with a fresh payload. Deno lets no
+   * code ping or see pongs: there, its own idle timeout pings instead. 0: no heartbeat.
+   */
   readonly heartbeat: number;
+  /**
+   * Bytes that may be queued for one socket when a message is sent to it; over this, the message
+   * is refused and the socket closed (1008). A message is never cut midway, so a socket holds at
+   * most this plus one message.
+   */
+  readonly sendBudget: number;
+  /** Receives the adapter's log lines (sockets dropped, accept errors). */
+  readonly log: Logger;
   /** Called once per upgraded socket, when it is open. */
   open(socket: AdapterSocket, remoteAddress: string | undefined): AdapterSocketHandlers;
 }
