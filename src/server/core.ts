@@ -52,6 +52,7 @@ export const CLOSE_CODES: Readonly<{
   goingAway: 1001;
   protocolError: 1002;
   invalidPayload: 1007;
+  policyViolation: 1008;
   messageTooBig: 1009;
 }> = Object.freeze({
   /** The server is shutting down. */
@@ -60,6 +61,11 @@ export const CLOSE_CODES: Readonly<{
   protocolError: 1002,
   /** A message that does not decode, or an envelope without a method. */
   invalidPayload: 1007,
+  /**
+   * A client over a limit of its own: too many frames waiting to be handled, or (set by the
+   * adapters) a send queue over budget or stalled, or a ping not answered.
+   */
+  policyViolation: 1008,
   /** A frame over the size limit, or a message declaring more than allowed. */
   messageTooBig: 1009,
 });
@@ -383,7 +389,16 @@ export class Connection implements ServerClient {
   #isClosed = false;
   #resolveClosed!: () => void;
   #unchunker: Promise<UnChunker>;
-  #queue: Promise<void> = Promise.resolve();
+  // The un-chunker once created, so that frames are handled without waiting a turn.
+  #ready: UnChunker | undefined;
+  // Set once this side starts closing: later frames are dropped unread.
+  #closing = false;
+  // Frames received and not handled yet (from #waitingHead on), their bytes, and whether the
+  // loop handling them runs.
+  #waiting: Uint8Array[] = [];
+  #waitingHead = 0;
+  #waitingBytes = 0;
+  #draining = false;
 
   constructor(
     core: WslinkCore,
@@ -409,6 +424,7 @@ export class Connection implements ServerClient {
 
   close(code: number = 1000, reason = ""): void {
     if (this.#isClosed) return;
+    this.#closing = true;
     this.#socket.close(code, reason);
   }
 
@@ -432,9 +448,13 @@ export class Connection implements ServerClient {
     this.#socket.send(frames);
   }
 
-  /** Takes one WebSocket message. Frames are handled one after the other, in order. */
+  /**
+   * Takes one WebSocket message. Frames are handled one after the other, in order; those that
+   * arrive while a message is being handled wait, within {@link MAX_WAITING_FRAMES} and
+   * {@link MAX_WAITING_FRAME_SIZES} frames of the largest size accepted.
+   */
   receive(data: Uint8Array | string): void {
-    if (this.#isClosed) return;
+    if (this.#isClosed || this.#closing) return;
     if (typeof data === "string") {
       this.#config.log("error", `text frame from client ${this.id} ignored: wslink is binary`);
       return;
@@ -448,7 +468,20 @@ export class Connection implements ServerClient {
       );
       return;
     }
-    this.#queue = this.#queue.then(() => this.#handleFrame(data)).catch((error) => {
+    const waiting = this.#waiting.length - this.#waitingHead;
+    const byteLimit = Math.max(MIN_WAITING_BYTES, MAX_WAITING_FRAME_SIZES * limit);
+    if (waiting >= MAX_WAITING_FRAMES || this.#waitingBytes + data.byteLength > byteLimit) {
+      this.violation(
+        CLOSE_CODES.policyViolation,
+        "Too many frames waiting",
+        `${waiting} frames (${this.#waitingBytes} bytes) wait while a message is handled`,
+      );
+      return;
+    }
+    this.#waiting.push(data);
+    this.#waitingBytes += data.byteLength;
+    if (this.#draining) return;
+    this.#drain().catch((error) => {
       this.#config.log("error", `unexpected failure on client ${this.id}`, error);
       this.close(1011, "Internal error");
     });
@@ -460,13 +493,42 @@ export class Connection implements ServerClient {
     this.#authenticated = true;
     const previous = await this.#unchunker;
     previous.release();
+    this.#ready = undefined;
     this.#unchunker = makeUnChunker(AUTHENTICATED_MAX_MESSAGE_SIZE);
     await this.#unchunker;
   }
 
-  async #handleFrame(frame: Uint8Array): Promise<void> {
-    if (this.#isClosed) return;
-    const unchunker = await this.#unchunker;
+  // Handles the waiting frames in order. A frame is handled in the turn it arrives unless a
+  // message is being handled: only the un-chunker's creation and each whole message are awaited,
+  // so a flood of small frames builds no chain of pending promises (on Deno such a chain, one
+  // link per frame, grew by ~500 bytes per frame).
+  async #drain(): Promise<void> {
+    this.#draining = true;
+    try {
+      while (this.#waitingHead < this.#waiting.length && !this.#isClosed && !this.#closing) {
+        const unchunker = this.#ready ??= await this.#unchunker;
+        const frame = this.#waiting[this.#waitingHead];
+        this.#waiting[this.#waitingHead++] = EMPTY;
+        this.#waitingBytes -= frame.byteLength;
+        if (this.#waitingHead === this.#waiting.length) {
+          this.#waiting = [];
+          this.#waitingHead = 0;
+        }
+        const message = this.#messageOf(unchunker, frame);
+        if (message !== INCOMPLETE) await this.#core.dispatch(this, message);
+      }
+    } finally {
+      this.#draining = false;
+      if (this.#isClosed || this.#closing) {
+        this.#waiting = [];
+        this.#waitingHead = 0;
+        this.#waitingBytes = 0;
+      }
+    }
+  }
+
+  // The message `frame` completes, or INCOMPLETE (also after a violation, which closes).
+  #messageOf(unchunker: UnChunker, frame: Uint8Array): unknown {
     let bytes: Uint8Array | undefined;
     try {
       bytes = unchunker.push(frame);
@@ -478,19 +540,26 @@ export class Connection implements ServerClient {
         tooBig ? "Message too big" : "Invalid chunk",
         error.message,
       );
-      return;
+      return INCOMPLETE;
     }
-    if (bytes === undefined) return;
-    let message: unknown;
+    if (bytes === undefined) return INCOMPLETE;
     try {
-      message = decoder.decode(bytes);
+      return decoder.decode(bytes);
     } catch (error) {
       this.violation(CLOSE_CODES.invalidPayload, "Invalid msgpack", error);
-      return;
+      return INCOMPLETE;
     }
-    await this.#core.dispatch(this, message);
   }
 }
+
+/** Frames that may wait while a message is being handled; one more closes the client (1008). */
+export const MAX_WAITING_FRAMES = 16_384;
+/** Bytes that may wait then, in frames of the largest size accepted (at least 64 MiB). */
+export const MAX_WAITING_FRAME_SIZES = 4;
+const MIN_WAITING_BYTES = 64 * 1024 * 1024;
+// What #messageOf returns when the frame completes no message.
+const INCOMPLETE = Symbol("incomplete");
+const EMPTY = new Uint8Array(0);
 
 // Decoding keeps no state between messages, so one decoder serves every connection.
 const decoder = createMessageCodec();
