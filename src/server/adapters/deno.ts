@@ -12,6 +12,13 @@
 import { GuardedSocket } from "./_guard.ts";
 import type { Adapter, AdapterOptions, AdapterSocketHandlers } from "./types.ts";
 
+// How long to wait before listening again after the accept loop failed (too many open files),
+// doubling on each failure in a row up to the maximum.
+const RELISTEN_FIRST_MS = 100;
+const RELISTEN_MAX_MS = 2_000;
+// A listener that lived this long resets the delay.
+const RELISTEN_STABLE_MS = 5_000;
+
 function handle(
   options: AdapterOptions,
   request: Request,
@@ -57,17 +64,66 @@ function handle(
   return response;
 }
 
-/** The Deno adapter. */
+/**
+ * The Deno adapter. When the accept loop fails (`Deno.serve` ends on "Too many open files"),
+ * it listens again on the same port, after a delay that grows while failures repeat; the
+ * sockets already open are not affected.
+ */
 export const denoAdapter: Adapter = (options) => {
+  let server: Deno.HttpServer<Deno.NetAddr> | undefined;
+  let port = options.port;
+  let closing = false;
+  let delay = RELISTEN_FIRST_MS;
+  let retry: ReturnType<typeof setTimeout> | undefined;
+  let listened = false;
   let resolveListening!: (port: number) => void;
-  const listening = new Promise<number>((resolve) => resolveListening = resolve);
-  const server = Deno.serve({
-    hostname: options.hostname,
-    port: options.port,
-    onListen: ({ port }) => resolveListening(port),
-  }, (request, info) => handle(options, request, info));
+  let rejectListening!: (error: unknown) => void;
+  const listening = new Promise<number>((resolve, reject) => {
+    resolveListening = resolve;
+    rejectListening = reject;
+  });
+
+  const listen = () => {
+    retry = undefined;
+    if (closing) return;
+    const started = Date.now();
+    try {
+      server = Deno.serve({
+        hostname: options.hostname,
+        port,
+        onListen: (address) => {
+          port = address.port;
+          listened = true;
+          resolveListening(port);
+        },
+      }, (request, info) => handle(options, request, info));
+    } catch (error) {
+      relistenLater(error, started);
+      return;
+    }
+    server.finished.catch((error) => relistenLater(error, started));
+  };
+
+  const relistenLater = (error: unknown, started: number) => {
+    server = undefined;
+    if (!listened) {
+      rejectListening(error); // The first listen: serve() reports why.
+      return;
+    }
+    if (closing) return;
+    if (Date.now() - started >= RELISTEN_STABLE_MS) delay = RELISTEN_FIRST_MS;
+    options.log("error", `accepting connections failed; listening again in ${delay} ms`, error);
+    retry = setTimeout(listen, delay);
+    delay = Math.min(delay * 2, RELISTEN_MAX_MS);
+  };
+
+  listen();
   return listening.then((port) => ({
     port,
-    close: () => server.shutdown(),
+    close: async () => {
+      closing = true;
+      clearTimeout(retry);
+      await server?.shutdown();
+    },
   }));
 };
