@@ -33,6 +33,7 @@ interface WsServer {
     callback: (socket: WsSocket) => void,
   ): void;
   close(callback?: () => void): void;
+  readonly clients: Set<WsSocket>;
 }
 
 interface WsModule {
@@ -123,6 +124,9 @@ export const nodeAdapter: Adapter = async (options) => {
     port,
     close: () =>
       new Promise<void>((resolve) => {
+        // Sockets whose closing handshake is still pending (peers that do not read) are cut:
+        // the HTTP server waits for them otherwise.
+        for (const client of wss.clients) client.terminate();
         wss.close();
         server.close(() => resolve());
         server.closeAllConnections();
