@@ -4,6 +4,7 @@ import { generateChunks } from "../../src/codec/chunker.ts";
 import { decodeHeader } from "../../src/codec/header.ts";
 import { createUnChunker, type UnChunker } from "../../src/codec/unchunker.ts";
 import { createMessageCodec } from "../../src/protocol/msgpack.ts";
+import type { TrameServer } from "../../src/server/mod.ts";
 import { within } from "../_support.ts";
 export { within };
 
@@ -180,4 +181,18 @@ export function collectingLogger(): {
 } {
   const lines: string[] = [];
   return { lines, log: (level, message) => lines.push(`${level}: ${message}`) };
+}
+
+/** Resolves with the code and reason of the server's next `count` disconnects, in order. */
+export function disconnects(server: TrameServer, count = 1): Promise<[number, string][]> {
+  const seen: [number, string][] = [];
+  return new Promise((resolve) => {
+    const stop = server.on("disconnect", (_client, code, reason) => {
+      seen.push([code, reason]);
+      if (seen.length === count) {
+        stop();
+        resolve(seen);
+      }
+    });
+  });
 }

@@ -2,9 +2,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import WebSocket from "ws";
-import { detectRuntime, serve, type TrameServer } from "../../src/server/mod.ts";
-import { within } from "../_support.ts";
+import { detectRuntime, serve } from "../../src/server/mod.ts";
 import { waitFor } from "../trame/_client_support.ts";
+import { disconnects, within } from "./_client.ts";
 import { helloOver, RawSocket } from "./_raw_socket.ts";
 
 test("the server pings its clients every `heartbeat` seconds", async () => {
@@ -118,20 +118,11 @@ test("by default the server pings every 30 s and drops a client that stopped ans
 // reads nothing of what waits for it is dead whatever it sends.
 const isDeno = "Deno" in globalThis;
 
-function nextDisconnect(server: TrameServer): Promise<[number, string]> {
-  return new Promise((resolve) => {
-    const stop = server.on("disconnect", (_client, code, reason) => {
-      stop();
-      resolve([code, reason]);
-    });
-  });
-}
-
 test("pongs that do not answer the server's ping do not keep a client alive", {
   skip: isDeno && "Deno lets no code ping or see pongs; its idle timeout takes any frame",
 }, async () => {
   const server = await serve({ heartbeat: 1, log: () => {} });
-  const dropped = nextDisconnect(server);
+  const dropped = disconnects(server);
   const peer = await RawSocket.open(server.url);
   const healthy = await RawSocket.open(server.url);
   peer.autoPong = false;
@@ -141,7 +132,7 @@ test("pongs that do not answer the server's ping do not keep a client alive", {
     peer.pong(crypto.getRandomValues(new Uint8Array(8)));
   }, 100);
   try {
-    assert.deepEqual(await within(dropped, 8_000, "the client dropped"), [1008, "No pong"]);
+    assert.deepEqual(await within(dropped, 8_000, "the client dropped"), [[1008, "No pong"]]);
     assert.ok(peer.pings.length >= 1, "the server pinged it");
     assert.equal(healthy.isEnded, false);
     assert.equal(server.clients.length, 1);
@@ -158,7 +149,7 @@ test("a client that reads none of what waits for it is dropped within two heartb
   const server = await serve({ heartbeat: 1, sendBudget: 2 ** 40, log: () => {} });
   const peer = await RawSocket.open(server.url);
   assert.equal((await helloOver(peer)).error, undefined);
-  const dropped = nextDisconnect(server);
+  const dropped = disconnects(server);
   peer.keepMessages = false;
   peer.autoPong = false;
   peer.pause();
@@ -168,10 +159,10 @@ test("a client that reads none of what waits for it is dropped within two heartb
     // 32 MiB: more than the sockets' buffers hold.
     const update = new Uint8Array(512 * 1024);
     for (let index = 0; index < 64; index++) server.publish("big.topic", update);
-    assert.deepEqual(await within(dropped, 8_000, "the client dropped"), [
+    assert.deepEqual(await within(dropped, 8_000, "the client dropped"), [[
       1008,
       "Send queue stalled",
-    ]);
+    ]]);
   } finally {
     clearInterval(pongs);
     peer.destroy();

@@ -4,18 +4,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { encodeHeader } from "../../src/codec/header.ts";
 import { MAX_WAITING_FRAMES } from "../../src/server/core.ts";
-import { serve, type TrameServer } from "../../src/server/mod.ts";
-import { within } from "../_support.ts";
+import { serve } from "../../src/server/mod.ts";
+import { disconnects, within } from "./_client.ts";
 import { callOver, envelopeOf, framed, helloOver, RawSocket, wslinkFrames } from "./_raw_socket.ts";
-
-function nextDisconnect(server: TrameServer): Promise<[number, string]> {
-  return new Promise((resolve) => {
-    const stop = server.on("disconnect", (_client, code, reason) => {
-      stop();
-      resolve([code, reason]);
-    });
-  });
-}
 
 // A handler that resolves when told to.
 function gate(): { handler: () => Promise<string>; open: () => void } {
@@ -58,7 +49,7 @@ test("a client whose frames pile up while a message is handled is closed (1008)"
   const server = await serve({ log: () => {}, heartbeat: 0 });
   const slow = gate();
   server.register("slow", slow.handler);
-  const dropped = nextDisconnect(server);
+  const dropped = disconnects(server);
   const peer = await RawSocket.open(server.url);
   try {
     assert.equal((await helloOver(peer)).error, undefined);
@@ -70,10 +61,10 @@ test("a client whose frames pile up while a message is handled is closed (1008)"
     for (let sent = 0; sent <= MAX_WAITING_FRAMES && !peer.isEnded; sent += 1_000) {
       await peer.write(batch);
     }
-    assert.deepEqual(await within(dropped, 10_000, "the client dropped"), [
+    assert.deepEqual(await within(dropped, 10_000, "the client dropped"), [[
       1008,
       "Too many frames waiting",
-    ]);
+    ]]);
   } finally {
     slow.open();
     peer.destroy();

@@ -5,27 +5,13 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { serve } from "../../src/server/mod.ts";
 import type { TrameServer } from "../../src/server/mod.ts";
-import { RawClient, within } from "./_client.ts";
+import { disconnects, RawClient, within } from "./_client.ts";
 import { callOver, helloOver, RawSocket } from "./_raw_socket.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
 const quiet = () => {};
 const isDeno = "Deno" in globalThis;
-
-// Resolves with the code and reason of the next `count` disconnects, in order.
-function disconnects(server: TrameServer, count: number): Promise<[number, string][]> {
-  const seen: [number, string][] = [];
-  return new Promise((resolve) => {
-    const stop = server.on("disconnect", (_client, code, reason) => {
-      seen.push([code, reason]);
-      if (seen.length === count) {
-        stop();
-        resolve(seen);
-      }
-    });
-  });
-}
 
 async function pausedClient(server: TrameServer): Promise<RawSocket> {
   const peer = await RawSocket.open(server.url);
