@@ -36,21 +36,24 @@ function handle(
   // when another idleTimeout / 2 seconds pass without one.
   const { socket, response } = Deno.upgradeWebSocket(request, { idleTimeout: options.heartbeat });
   socket.binaryType = "arraybuffer";
-  const guarded = new GuardedSocket({
-    isOpen: () => socket.readyState === WebSocket.OPEN,
-    buffered: () => socket.bufferedAmount,
-    write: (frame) => socket.send(frame),
-    close(code, reason) {
-      try {
-        socket.close(code, reason);
-      } catch {
-        // Deno before 2 accepted only 1000 and 3000-4999 from this side.
-        socket.close(1000, reason);
-      }
-    },
-  }, { ...options, remoteAddress });
+  let guarded: GuardedSocket | undefined;
   let handlers: AdapterSocketHandlers | undefined;
+  // Guarded from its opening: the heartbeat must not take a socket still connecting for one
+  // that is closing.
   socket.onopen = () => {
+    guarded = new GuardedSocket({
+      isOpen: () => socket.readyState === WebSocket.OPEN,
+      buffered: () => socket.bufferedAmount,
+      write: (frame) => socket.send(frame),
+      close(code, reason) {
+        try {
+          socket.close(code, reason);
+        } catch {
+          // The WebSocket API's rule for clients (1000 and 3000-4999 only), should Deno apply it.
+          socket.close(1000, reason);
+        }
+      },
+    }, { ...options, remoteAddress });
     handlers = options.open(guarded, remoteAddress);
     guarded.attach(handlers);
   };
@@ -58,7 +61,7 @@ function handle(
     const data = event.data;
     handlers?.message(typeof data === "string" ? data : new Uint8Array(data as ArrayBuffer));
   };
-  socket.onclose = (event: CloseEvent) => guarded.closed(event.code, event.reason);
+  socket.onclose = (event: CloseEvent) => guarded?.closed(event.code, event.reason);
   // Errors are followed by a close event; nothing else to do.
   socket.onerror = () => {};
   return response;
