@@ -34,8 +34,11 @@ export interface RuntimeSocket {
   write(frame: Uint8Array): void;
   /** Starts the closing handshake. */
   close(code: number, reason: string): void;
-  /** Sends a ping carrying `payload`; absent where the runtime cannot (Deno). */
-  ping?(payload: Uint8Array): void;
+  /**
+   * Sends a ping carrying `payload`; false when the runtime dropped it (Bun, over its
+   * backpressure limit). Absent where the runtime cannot ping (Deno).
+   */
+  ping?(payload: Uint8Array): boolean;
   /** Drops the connection at once; absent where the runtime cannot (Deno). */
   terminate?(): void;
 }
@@ -152,8 +155,9 @@ export class GuardedSocket implements AdapterSocket {
       this.#drop(DROPPED.noPong, "no pong answered the last ping");
       return;
     }
-    this.#awaitedPong = crypto.getRandomValues(new Uint8Array(PING_PAYLOAD_BYTES));
-    this.#socket.ping(this.#awaitedPong);
+    const payload = crypto.getRandomValues(new Uint8Array(PING_PAYLOAD_BYTES));
+    // A ping the runtime dropped awaits no pong; the stalled-queue rule watches that socket.
+    if (this.#socket.ping(payload)) this.#awaitedPong = payload;
   }
 
   // Closes with 1008, tells the core now (nothing more is sent to this peer), and cuts the

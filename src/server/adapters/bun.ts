@@ -135,7 +135,7 @@ export const bunAdapter: Adapter = (options) => {
               : socket.getBufferedAmount() + socket.data.queuedBytes!,
           write: (frame) => sendInOrder(socket, frame, backpressureLimit),
           close: (code, reason) => socket.close(code, reason),
-          ping: (payload) => socket.ping(payload),
+          ping: (payload) => socket.ping(payload) !== DROPPED,
           terminate: () => socket.terminate(),
         }, { ...options, remoteAddress });
         socket.data.guarded = guarded;

@@ -97,7 +97,10 @@ export const nodeAdapter: Adapter = async (options) => {
         buffered: () => ws.bufferedAmount,
         write: (frame) => ws.send(frame, { binary: true }),
         close: (code, reason) => ws.close(code, reason),
-        ping: (payload) => ws.ping(payload),
+        ping: (payload) => {
+          ws.ping(payload);
+          return true;
+        },
         terminate: () => ws.terminate(),
       }, { ...options, remoteAddress });
       const handlers = options.open(guarded, remoteAddress);
