@@ -28,6 +28,10 @@ import { createMessageCodec } from "../protocol/msgpack.ts";
 import { waitAtMost } from "../util/timers.ts";
 import { pythonExceptionRepr, pythonTruthy, traceOf } from "./_python_repr.ts";
 import { TrameServerError } from "./errors.ts";
+import type { Logger } from "./log.ts";
+
+export { consoleLogger } from "./log.ts";
+export type { Logger, LogLevel } from "./log.ts";
 import type { AdapterSocket, AdapterSocketHandlers } from "./adapters/types.ts";
 
 /** Error codes the reference server sends, by meaning. */
@@ -69,18 +73,6 @@ export const CLOSE_CODES: Readonly<{
   /** A frame over the size limit, or a message declaring more than allowed. */
   messageTooBig: 1009,
 });
-
-/** Log severities. */
-export type LogLevel = "debug" | "info" | "warn" | "error";
-
-/** Receives the server's log lines. */
-export type Logger = (level: LogLevel, message: string, detail?: unknown) => void;
-
-/** The default logger: warnings and errors to the console, the rest dropped. */
-export const consoleLogger: Logger = (level, message, detail) => {
-  if (level === "error") console.error(`[trame-wire server] ${message}`, detail ?? "");
-  else if (level === "warn") console.warn(`[trame-wire server] ${message}`, detail ?? "");
-};
 
 /** One connected client, as handlers and events see it. */
 export interface ServerClient {

@@ -3,7 +3,7 @@
 // this server's own ping counts; a send queue that does not move across a heartbeat is dead).
 // An adapter wraps its runtime's socket in a `RuntimeSocket` and hands a `GuardedSocket` to the
 // core.
-import type { Logger } from "../core.ts";
+import type { Logger } from "../log.ts";
 import type { AdapterSocket, AdapterSocketHandlers } from "./types.ts";
 
 /** The close code and reasons of the connections an adapter drops itself. */

@@ -4,7 +4,7 @@
  * which runtime it runs on.
  * @module
  */
-import type { Logger } from "../core.ts";
+import type { Logger } from "../log.ts";
 
 /** What the core may do with one accepted WebSocket. */
 export interface AdapterSocket {
