@@ -38,7 +38,10 @@ export type WslinkSessionOptions = Readonly<
     maxPendingBytes: number;
     /** How many incoming messages may be incomplete at once. Default 1024. */
     maxPendingMessages: number;
-    /** Decode 64-bit integers as `bigint`, so values above 2^53 stay exact. Default `false`. */
+    /**
+     * Decode 64-bit integers as `bigint`, so values above 2^53 stay exact. Default `false`. A
+     * `bigint` is sent as a 64-bit integer either way.
+     */
     useBigInt64: boolean;
     /** The WebSocket implementation. Default: the runtime's global `WebSocket`. */
     WebSocket: WebSocketConstructor;

@@ -197,15 +197,21 @@ test("useBigInt64 keeps integers above 2^53 exact, both ways", async () => {
   const { session } = await connect((message, peer) => peer.reply(message.id, message.args), true);
   assert.deepEqual(await session.call("echo", [big, -(2n ** 63n), 7]), [big, -(2n ** 63n), 7]);
   await session.close();
-  const plain = await connect((message, peer) => peer.reply(message.id, 2 ** 53 + 2));
+  const plain = await connect((message, peer) =>
+    peer.reply(message.id, message.method === "n" ? 2 ** 53 + 2 : message.args)
+  );
   assert.equal(await plain.session.call("n"), 2 ** 53 + 2);
-  // Without useBigInt64 a bigint cannot be encoded: the call rejects, nothing is sent.
-  await assert.rejects(plain.session.call("echo", [1n]), (error) => {
+  // useBigInt64 is about decoding: a bigint is sent as a 64-bit integer either way (and comes
+  // back a number here), but one wider than 64 bits cannot be: the call rejects, nothing is sent.
+  assert.deepEqual(await plain.session.call("echo", [2n ** 40n]), [2 ** 40]);
+  const sent = plain.server.received.length;
+  await assert.rejects(plain.session.call("echo", [2n ** 64n]), (error) => {
     assert.ok(error instanceof WslinkError);
     assert.equal(error.code, CLIENT_ERROR);
     assert.equal((error.data as { kind: string }).kind, "encode");
     return true;
   });
+  assert.equal(plain.server.received.length, sent);
   await plain.session.close();
 });
 
