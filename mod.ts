@@ -91,6 +91,6 @@ export type {
 export { ClientState } from "./src/trame/client_state.ts";
 export { launch, LauncherError } from "./src/trame/launcher.ts";
 export type { LaunchOptions, TrameConnectionConfig } from "./src/trame/launcher.ts";
-export { StateCascadeError, StateListenerError } from "./src/trame/state.ts";
-export type { ChangeListener, StateKey } from "./src/trame/state.ts";
+export { StateCascadeError, StateListenerError, StateUpdateError } from "./src/trame/state.ts";
+export type { ChangeListener, StateKey, StateUpdateErrorReason } from "./src/trame/state.ts";
 export type { TranslatorOptions } from "./src/trame/translator.ts";

@@ -2,7 +2,8 @@
 // They see the server through a small `TrameHost`, never the server class itself.
 import { isMap } from "../protocol/envelope.ts";
 import { STATE_TOPIC, TRAME_METHODS } from "../trame/protocol.ts";
-import type { State } from "../trame/state.ts";
+import { assertSendableKey, type State } from "../trame/state.ts";
+import type { StateBudget } from "./_state_budget.ts";
 import type { Logger, RpcHandler, ServerClient, WslinkCore } from "./core.ts";
 
 /** The events the trame methods raise on the server. */
@@ -16,6 +17,8 @@ export interface TrameHost {
   /** The name `trame.state.get` returns. */
   readonly name: string;
   readonly state: State<Record<string, unknown>>;
+  /** What peers may add to the state. */
+  readonly stateBudget: StateBudget;
   readonly triggers: ReadonlyMap<string, RpcHandler>;
   readonly log: Logger;
   /** Publishes the keys whose value really changed, to every client but `skipClientId`. */
@@ -48,22 +51,29 @@ function stateGet(host: TrameHost): unknown {
   return { name: host.name, state: host.state.toObject() };
 }
 
-/** `trame.state.update([{key, value}, …])`: changes from one client. */
+/**
+ * `trame.state.update([{key, value}, …])`: changes from one client, applied whole or refused
+ * whole (a `StateUpdateError`) when they break the state's limits.
+ */
 function stateUpdate(host: TrameHost, args: unknown[], client: ServerClient): null {
   const changes = args[0];
   if (args.length !== 1 || !Array.isArray(changes)) {
     throw new TypeError(`${TRAME_METHODS.stateUpdate} takes one list of {key, value}`);
   }
-  const values: Record<string, unknown> = {};
+  host.stateBudget.checkUpdateKeyCount(changes.length, TRAME_METHODS.stateUpdate);
+  // A Map: a key such as `__proto__` is a key like any other until the budget refuses it.
+  const values = new Map<string, unknown>();
   for (const change of changes) {
     if (!isMap(change) || typeof change.key !== "string") {
       throw new TypeError("a state change must be {key: str, value}");
     }
-    values[change.key] = change.value ?? null;
+    values.set(change.key, change.value ?? null);
   }
+  host.stateBudget.admit(values);
+  const record = Object.fromEntries(values);
   // The other clients hear of the change first, then the server's listeners run.
-  host.pushStateChange(values, client.id);
-  host.state.applyRemote(values);
+  host.pushStateChange(record, client.id);
+  host.state.applyRemote(record);
   return null;
 }
 
@@ -93,14 +103,16 @@ async function trigger(host: TrameHost, args: unknown[], client: ServerClient): 
 
 /** `trame.force.push(key, …)`: publishes the current values of `keys` to every client. */
 function forcePush(host: TrameHost, core: WslinkCore, keys: unknown[]): null {
-  const values: Record<string, unknown> = {};
+  host.stateBudget.checkUpdateKeyCount(keys.length, TRAME_METHODS.forcePush);
+  const values = new Map<string, unknown>();
   for (const key of keys) {
     if (typeof key !== "string") {
       throw new TypeError(`${TRAME_METHODS.forcePush} takes key names`);
     }
-    values[key] = host.state.get(key) ?? null;
+    assertSendableKey(key);
+    values.set(key, host.state.get(key) ?? null);
   }
-  if (keys.length > 0) core.publish(STATE_TOPIC, values);
+  if (keys.length > 0) core.publish(STATE_TOPIC, Object.fromEntries(values));
   return null;
 }
 
@@ -128,11 +140,11 @@ function exit(host: TrameHost, client: ServerClient): null {
   return null;
 }
 
-/** `application.exit.later(seconds = 60)`: exits after `seconds`. */
+/** `application.exit.later(seconds = 60)`: exits after `seconds`, however many. */
 function exitLater(host: TrameHost, args: unknown[], client: ServerClient): null {
   const seconds = args.length === 0 ? 60 : args[0];
-  if (typeof seconds !== "number" || !(seconds >= 0)) {
-    throw new TypeError(`${TRAME_METHODS.exitLater} takes [seconds]`);
+  if (typeof seconds !== "number" || !(seconds >= 0) || seconds === Infinity) {
+    throw new TypeError(`${TRAME_METHODS.exitLater} takes [seconds], a finite number >= 0`);
   }
   host.scheduleExit(seconds, client);
   return null;

@@ -25,6 +25,7 @@ import {
 import { createFrameUnChunker, FrameEncoder } from "../protocol/frames.ts";
 import { messageIdType, publishId } from "../protocol/ids.ts";
 import { createMessageCodec } from "../protocol/msgpack.ts";
+import { secretsEqual } from "../util/secret.ts";
 import { waitAtMost } from "../util/timers.ts";
 import { pythonExceptionRepr, pythonTruthy, traceOf } from "./_python_repr.ts";
 import { TrameServerError } from "./errors.ts";
@@ -104,6 +105,8 @@ export interface CoreConfig {
     | undefined;
   readonly maxMsgSize: number;
   readonly preAuthMaxMessageSize: number;
+  /** Whether -32001 replies carry `data.trace`. */
+  readonly sendStackTraces: boolean;
   readonly log: Logger;
   readonly onConnect: (client: ServerClient) => void;
   readonly onDisconnect: (client: ServerClient, code: number, reason: string) => void;
@@ -261,11 +264,9 @@ export class WslinkCore {
     } catch (error) {
       this.#config.log("error", `Exception raised in ${name}`, error);
       if (connection.isClosed) return;
-      this.sendError(connection, id, {
-        code: EXCEPTION_RAISED,
-        message: "Exception raised",
-        data: { method: name, exception: pythonExceptionRepr(error), trace: traceOf(error) },
-      });
+      const data: Record<string, unknown> = { method: name, exception: pythonExceptionRepr(error) };
+      if (this.#config.sendStackTraces) data.trace = traceOf(error);
+      this.sendError(connection, id, { code: EXCEPTION_RAISED, message: "Exception raised", data });
       return;
     }
     if (connection.isClosed) return; // Closed during the call: nobody to answer.
@@ -326,7 +327,7 @@ export class WslinkCore {
     if (typeof token === "string") {
       try {
         valid = this.#config.validateToken === undefined
-          ? token === this.#config.secret
+          ? secretsEqual(token, this.#config.secret)
           : await this.#config.validateToken(token, connection.id);
       } catch (error) {
         this.#config.log("error", "validateToken threw; authentication refused", error);

@@ -42,5 +42,10 @@ export type {
   AdapterSocketHandlers,
   RuntimeName,
 } from "./adapters/types.ts";
-export { State, StateCascadeError, StateListenerError } from "../trame/state.ts";
-export type { ChangeListener, StateKey, StateOptions } from "../trame/state.ts";
+export { State, StateCascadeError, StateListenerError, StateUpdateError } from "../trame/state.ts";
+export type {
+  ChangeListener,
+  StateKey,
+  StateOptions,
+  StateUpdateErrorReason,
+} from "../trame/state.ts";

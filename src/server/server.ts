@@ -17,6 +17,8 @@ import {
 } from "../trame/protocol.ts";
 import { deepEqual, State } from "../trame/state.ts";
 import { Emitter } from "../util/emitter.ts";
+import { setLongTimeout } from "../util/timers.ts";
+import { DEFAULT_STATE_LIMITS, StateBudget, stateEntrySize } from "./_state_budget.ts";
 import { registerTrameMethods } from "./_trame_methods.ts";
 import { loadAdapter } from "./adapters/detect.ts";
 import type { AdapterListener, RuntimeName } from "./adapters/types.ts";
@@ -88,6 +90,27 @@ export type ServeOptions<T extends Record<string, unknown> = Record<string, unkn
      * 4 × `maxMsgSize`, at least 16 MiB.
      */
     sendBudget: number;
+    /**
+     * Whether -32001 replies (a method threw) carry the stack trace in `data.trace`, file paths
+     * included, as the reference server's do. `false` leaves `trace` out. Default `true`.
+     */
+    sendStackTraces: boolean;
+    /**
+     * Most keys one `trame.state.update` or `trame.force.push` may carry; more is refused with
+     * -32001 (`StateUpdateError`). 0: no limit. Default 10,000.
+     */
+    maxStateKeysPerUpdate: number;
+    /**
+     * Most keys the state may have: an update that would add more is refused with -32001. The
+     * server's own changes are never refused. 0: no limit. Default 100,000.
+     */
+    maxStateKeys: number;
+    /**
+     * Most bytes the state may take packed (its keys and values, as `trame.state.get` sends
+     * them): an update that would grow it beyond is refused with -32001. The server's own
+     * changes count but are never refused. 0: no limit. Default 256 MiB.
+     */
+    maxStateBytes: number;
     /** The name `trame.state.get` returns. Default `"trame"`. */
     name: string;
     /** Initial state, on top of {@link defaultTrameState}. Default `{}`. */
@@ -104,6 +127,9 @@ export type ServeOptions<T extends Record<string, unknown> = Record<string, unkn
     onExit: (request: ExitRequest) => void;
   }>
 >;
+
+// Exit requests that may wait at once (`application.exit.later`); more are refused.
+const MAX_PENDING_EXITS = 16;
 
 /** Events of a {@link TrameServer} and their listeners' arguments. */
 export interface TrameServerEvents {
@@ -151,7 +177,8 @@ export class TrameServer<T extends Record<string, unknown> = Record<string, unkn
   );
   // What each key last looked like when published, to send only real changes.
   readonly #published = new Map<string, unknown>();
-  readonly #exitTimers = new Set<ReturnType<typeof setTimeout>>();
+  readonly #pendingExits = new Set<() => void>();
+  readonly #stateBudget: StateBudget;
   #listener: AdapterListener | undefined;
   #closing: Promise<void> | undefined;
   #resolveFinished!: () => void;
@@ -173,16 +200,28 @@ export class TrameServer<T extends Record<string, unknown> = Record<string, unkn
     this.#log = config.log;
     this.#onExit = config.onExit;
     const initial = { ...defaultTrameState(), ...config.state } as T & TrameBuiltinState;
-    for (const [key, value] of Object.entries(initial)) this.#published.set(key, cloneData(value));
-    this.state = new State<T & TrameBuiltinState>(initial, {
-      onCommit: (changes) => this.#pushStateChange(changes, undefined),
-      onError: (error) => this.#log("error", "state flush failed", error),
+    this.#stateBudget = new StateBudget({
+      maxKeysPerUpdate: config.maxStateKeysPerUpdate,
+      maxKeys: config.maxStateKeys,
+      maxBytes: config.maxStateBytes,
     });
+    this.state = new State<T & TrameBuiltinState>(initial, {
+      onCommit: (changes) => {
+        this.#pushStateChange(changes, undefined);
+        this.#stateBudget.record(changes);
+      },
+      onError: (error) => this.#log("error", "state flush failed", error),
+      // Never hold a value trame.state.get could not send.
+      validate: (key, value) => void stateEntrySize(key, value),
+    });
+    this.#stateBudget.record(initial);
+    for (const [key, value] of Object.entries(initial)) this.#published.set(key, cloneData(value));
     this.#core = new WslinkCore({
       secret: config.secret,
       validateToken: config.validateToken,
       maxMsgSize: config.maxMsgSize,
       preAuthMaxMessageSize: config.preAuthMaxMessageSize,
+      sendStackTraces: config.sendStackTraces,
       log: config.log,
       onConnect: (client) => this.#emit("connect", client),
       onDisconnect: (client, code, reason) => this.#emit("disconnect", client, code, reason),
@@ -190,6 +229,7 @@ export class TrameServer<T extends Record<string, unknown> = Record<string, unkn
     registerTrameMethods(this.#core, {
       name: this.name,
       state: this.state as unknown as State<Record<string, unknown>>,
+      stateBudget: this.#stateBudget,
       triggers: this.#triggers,
       log: config.log,
       pushStateChange: (changes, skipClientId) => this.#pushStateChange(changes, skipClientId),
@@ -280,8 +320,8 @@ export class TrameServer<T extends Record<string, unknown> = Record<string, unkn
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      for (const timer of this.#exitTimers) clearTimeout(timer);
-      this.#exitTimers.clear();
+      for (const cancel of this.#pendingExits) cancel();
+      this.#pendingExits.clear();
       await this.#core.close();
       await this.#listener?.close();
       this.#resolveFinished();
@@ -310,10 +350,14 @@ export class TrameServer<T extends Record<string, unknown> = Record<string, unkn
     return this.#events.emit(event, ...args);
   }
 
-  // After the reply is out: the onExit callback, or closing the server.
+  // After the reply is out: the onExit callback, or closing the server. Delays beyond
+  // setTimeout's range are waited out in full; at most MAX_PENDING_EXITS wait at once.
   #scheduleExit(seconds: number, client: ServerClient): void {
-    const timer = setTimeout(() => {
-      this.#exitTimers.delete(timer);
+    if (this.#pendingExits.size >= MAX_PENDING_EXITS) {
+      throw new RangeError(`exit refused: ${MAX_PENDING_EXITS} exits are already scheduled`);
+    }
+    const cancel = setLongTimeout(() => {
+      this.#pendingExits.delete(cancel);
       if (this.#onExit === undefined) {
         this.close().catch((error) => this.#log("error", "closing on exit failed", error));
         return;
@@ -324,7 +368,7 @@ export class TrameServer<T extends Record<string, unknown> = Record<string, unkn
         this.#log("error", "onExit threw", error);
       }
     }, seconds * 1000);
-    this.#exitTimers.add(timer);
+    this.#pendingExits.add(cancel);
   }
 }
 
@@ -358,6 +402,10 @@ export async function serve<T extends Record<string, unknown> = Record<string, u
     preAuthMaxMessageSize: options.preAuthMaxMessageSize ?? PRE_AUTH_MAX_MESSAGE_SIZE,
     heartbeat: options.heartbeat ?? 30,
     sendBudget: options.sendBudget ?? Math.max(4 * maxMsgSize, 16 * 1024 * 1024),
+    sendStackTraces: options.sendStackTraces ?? true,
+    maxStateKeysPerUpdate: options.maxStateKeysPerUpdate ?? DEFAULT_STATE_LIMITS.maxKeysPerUpdate,
+    maxStateKeys: options.maxStateKeys ?? DEFAULT_STATE_LIMITS.maxKeys,
+    maxStateBytes: options.maxStateBytes ?? DEFAULT_STATE_LIMITS.maxBytes,
     name: options.name ?? "trame",
     state: options.state ?? {},
     log: options.log ?? consoleLogger,
@@ -376,6 +424,9 @@ export async function serve<T extends Record<string, unknown> = Record<string, u
   integer("preAuthMaxMessageSize", config.preAuthMaxMessageSize, 1, 0xffff_ffff);
   integer("heartbeat", config.heartbeat, 0, 960);
   integer("sendBudget", config.sendBudget, 1, Number.MAX_SAFE_INTEGER);
+  integer("maxStateKeysPerUpdate", config.maxStateKeysPerUpdate, 0, Number.MAX_SAFE_INTEGER);
+  integer("maxStateKeys", config.maxStateKeys, 0, Number.MAX_SAFE_INTEGER);
+  integer("maxStateBytes", config.maxStateBytes, 0, Number.MAX_SAFE_INTEGER);
   if (!config.path.startsWith("/")) {
     throw new TrameServerError("invalid-option", `path must start with "/", got ${config.path}`);
   }

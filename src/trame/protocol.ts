@@ -4,6 +4,7 @@
  * server and the CLI all take their names from here.
  * @module
  */
+import { MAX_NESTING_DEPTH } from "../protocol/msgpack.ts";
 
 /** The topic of state changes: each publish is a map of the keys that changed. */
 export const STATE_TOPIC = "trame.state.topic";
@@ -42,6 +43,19 @@ export const LIFECYCLE_PHASES = Object.freeze(
 
 /** The key that lists the names a client must never send back. */
 export const CLIENT_ONLY_KEY = "trame__client_only";
+
+/**
+ * The deepest a state value may nest, the value itself being level 1. `trame.state.get` sends
+ * each value deepest: three levels down (envelope → `result` → `state` → the value), and no
+ * message may nest deeper than {@link MAX_NESTING_DEPTH}: 97.
+ */
+export const STATE_VALUE_MAX_DEPTH: number = MAX_NESTING_DEPTH - 3;
+
+/**
+ * The one key a state cannot have: @msgpack/msgpack (the decoder of trame's own web client, of
+ * wslink's, and of this one) refuses a map holding it, so no such client could read the state.
+ */
+export const UNSENDABLE_STATE_KEY = "__proto__";
 
 /** The prefix of the keys trame reserves for itself; they are never translated. */
 export const RESERVED_KEY_PREFIX = "trame__";

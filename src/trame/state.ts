@@ -22,7 +22,7 @@
  * @module
  */
 import { isMap } from "../protocol/envelope.ts";
-import { CLIENT_ONLY_KEY } from "./protocol.ts";
+import { CLIENT_ONLY_KEY, UNSENDABLE_STATE_KEY } from "./protocol.ts";
 
 /** The names of a state's keys. */
 export type StateKey<T> = keyof T & string;
@@ -57,8 +57,50 @@ export type StateOptions<T> = Readonly<
      * before it gives up with a {@link StateCascadeError}. Default 100.
      */
     maxCascade: number;
+    /**
+     * Checks each key and value set on this side (`set`, `update`, `setDefault`, `dirty`, the
+     * initial values) before it is taken; what it throws, the setter throws, and nothing of
+     * that call is set. Values from {@link State.applyRemote} are their owner's to check.
+     * Default: none. The key `__proto__` is refused whatever this says.
+     */
+    validate: (key: string, value: unknown) => void;
   }>
 >;
+
+/** Why a state change was refused. */
+export type StateUpdateErrorReason =
+  /** The key `__proto__`, which no msgpack client could read. */
+  | "unsendable-key"
+  /** A value nesting deeper than the server can send it. */
+  | "too-deep"
+  /** More keys than the server accepts in one update, or in its whole state. */
+  | "too-many-keys"
+  /** More bytes than the server accepts in its whole state. */
+  | "too-large";
+
+/** A state change was refused; nothing of the call that made it was applied. */
+export class StateUpdateError extends Error {
+  /** Machine-readable cause. */
+  readonly reason: StateUpdateErrorReason;
+
+  /** Makes the error with its machine-readable `reason`. */
+  constructor(reason: StateUpdateErrorReason, message: string) {
+    super(message);
+    this.name = "StateUpdateError";
+    this.reason = reason;
+  }
+}
+
+/** Throws a {@link StateUpdateError} for the key no msgpack client can read. */
+export function assertSendableKey(key: string): void {
+  if (key === UNSENDABLE_STATE_KEY) {
+    throw new StateUpdateError(
+      "unsendable-key",
+      `the state key ${key} is refused: msgpack decoders refuse a map with it, so no client ` +
+        "could read the state",
+    );
+  }
+}
 
 /** A change listener threw during a flush. The flush itself completed. */
 export class StateListenerError extends Error {
@@ -125,6 +167,7 @@ export class State<T extends Record<string, unknown> = Record<string, unknown>> 
   #onError: (error: unknown) => void;
   #autoFlush: boolean;
   #maxCascade: number;
+  #validate: ((key: string, value: unknown) => void) | undefined;
 
   /** Creates a state holding `initial` as its current (already flushed) values. */
   constructor(initial: Partial<T> = {}, options: StateOptions<T> = {}) {
@@ -132,7 +175,10 @@ export class State<T extends Record<string, unknown> = Record<string, unknown>> 
     this.#onError = options.onError ?? ((error) => console.error(error));
     this.#autoFlush = options.autoFlush ?? true;
     this.#maxCascade = options.maxCascade ?? 100;
-    for (const [key, value] of Object.entries(initial)) this.#current.set(key, value);
+    this.#validate = options.validate;
+    const entries = Object.entries(initial);
+    this.#check(entries);
+    for (const [key, value] of entries) this.#current.set(key, value);
   }
 
   /** The value of `key`: the pending one when there is one, else the current one. */
@@ -142,13 +188,16 @@ export class State<T extends Record<string, unknown> = Record<string, unknown>> 
 
   /** Sets `key`. Setting it back to its current value cancels a pending change. */
   set<K extends StateKey<T>>(key: K, value: T[K]): void {
+    this.#check([[key, value]]);
     this.#stage(key, value, false);
     this.#scheduleFlush();
   }
 
   /** Sets several keys at once. */
   update(values: Partial<T>): void {
-    for (const [key, value] of Object.entries(values)) this.#stage(key, value, false);
+    const entries = Object.entries(values);
+    this.#check(entries);
+    for (const [key, value] of entries) this.#stage(key, value, false);
     this.#scheduleFlush();
   }
 
@@ -161,6 +210,7 @@ export class State<T extends Record<string, unknown> = Record<string, unknown>> 
   setDefault<K extends StateKey<T>>(key: K, value: T[K]): T[K] {
     if (this.#current.has(key)) return this.#current.get(key) as T[K];
     if (this.#pending.has(key)) return this.#pending.get(key) as T[K];
+    this.#check([[key, value]]);
     this.#pending.set(key, value);
     this.#noteListenerKey(key);
     this.#scheduleFlush();
@@ -182,6 +232,7 @@ export class State<T extends Record<string, unknown> = Record<string, unknown>> 
 
   /** Marks keys as changed (after an in-place mutation), so the next flush sends them. */
   dirty(...keys: StateKey<T>[]): void {
+    this.#check(keys.map((key) => [key, this.get(key)]));
     for (const key of keys) {
       if (!this.#pending.has(key)) this.#pending.set(key, this.#current.get(key));
       this.#remote.delete(key);
@@ -284,7 +335,9 @@ export class State<T extends Record<string, unknown> = Record<string, unknown>> 
    * {@link State.batch} is open. Values equal to the current ones change nothing.
    */
   applyRemote(values: Partial<T>): void {
-    for (const [key, value] of Object.entries(values)) this.#stage(key, value, true);
+    const entries = Object.entries(values);
+    for (const [key] of entries) assertSendableKey(key);
+    for (const [key, value] of entries) this.#stage(key, value, true);
     if (this.#batchDepth === 0) this.flush();
   }
 
@@ -372,6 +425,14 @@ export class State<T extends Record<string, unknown> = Record<string, unknown>> 
       } catch (error) {
         errors.push(error);
       }
+    }
+  }
+
+  // Refuses the whole call when one of its keys or values is refused.
+  #check(entries: readonly (readonly [string, unknown])[]): void {
+    for (const [key, value] of entries) {
+      assertSendableKey(key);
+      this.#validate?.(key, value);
     }
   }
 
