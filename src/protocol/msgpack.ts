@@ -5,8 +5,8 @@ import { Decoder, Encoder } from "@msgpack/msgpack";
 
 /**
  * The deepest nesting a message may have, the envelope itself being level 1: the encoder refuses
- * to pack anything deeper (it is @msgpack/msgpack's default, and its decoder's users rely on it).
- * Whoever stores values to send later derives its own limit from this one.
+ * to pack anything deeper (@msgpack/msgpack's default). Whoever stores values to send later
+ * derives its own limit from this one.
  */
 export const MAX_NESTING_DEPTH = 100;
 
@@ -39,41 +39,49 @@ export interface MessageCodec {
 /** Creates a {@link MessageCodec}. */
 export function createMessageCodec(options: MessageCodecOptions = {}): MessageCodec {
   const useBigInt64 = options.useBigInt64 ?? false;
-  // The encoder packs `bigint` only with useBigInt64, and then packs every `number` above 32 bits
-  // as a float: normalize() hands it those as `bigint`, so they stay integers.
-  const encoder = new Encoder({
-    useBigInt64: true,
-    ignoreUndefined: false,
-    maxDepth: MAX_NESTING_DEPTH,
-  });
+  const encoderOptions = { ignoreUndefined: false, maxDepth: MAX_NESTING_DEPTH };
+  const encoder = new Encoder({ ...encoderOptions, useBigInt64: false });
+  // The encoder packs `bigint` only with useBigInt64, but then packs every `number` beyond 32
+  // bits as a float: a message holding a bigint is packed by this one, its numbers widened.
+  let bigIntEncoder: Encoder | undefined;
   const decoder = new Decoder({ useBigInt64 });
   return {
-    encode: (value) => encoder.encodeSharedRef(normalize(value)),
+    encode: (value) => {
+      sawBigInt = false;
+      const normalized = normalize(value, false);
+      if (!sawBigInt) return encoder.encodeSharedRef(normalized);
+      bigIntEncoder ??= new Encoder({ ...encoderOptions, useBigInt64: true });
+      return bigIntEncoder.encodeSharedRef(normalize(normalized, true));
+    },
     decode: (bytes) => decoder.decode(bytes),
   };
 }
 
+// Whether the last normalize() met a bigint (set during the walk: nothing else runs meanwhile).
+let sawBigInt = false;
+
 /**
  * Returns `value` ready for the encoder: every `ArrayBuffer` replaced by a `Uint8Array` over it,
  * so that it packs as msgpack `bin` (the encoder packs typed arrays and `DataView`s as `bin`
- * already, but would pack a bare `ArrayBuffer` as an empty map), and every integer beyond 32 bits
- * as a `bigint` (see {@link int64}). Containers are copied only where something changed.
+ * already, but would pack a bare `ArrayBuffer` as an empty map); with `widen`, every integer
+ * beyond 32 bits as a `bigint`. Notes a bigint in `sawBigInt`, after checking it fits in 64 bits.
+ * Containers are copied only where something changed.
  */
-function normalize(value: unknown): unknown {
-  if (typeof value === "number") {
-    return (value > 0xffff_ffff || value < -0x8000_0000) && Number.isSafeInteger(value)
-      ? BigInt(value)
-      : value;
+function normalize(value: unknown, widen: boolean): unknown {
+  if (typeof value !== "object" || value === null) {
+    if (typeof value === "bigint") {
+      sawBigInt = true;
+      return int64(value);
+    }
+    return widen && typeof value === "number" ? widenInteger(value) : value;
   }
-  if (typeof value === "bigint") return int64(value);
-  if (value === null || typeof value !== "object") return value;
   if (value instanceof ArrayBuffer) return new Uint8Array(value);
   if (ArrayBuffer.isView(value)) return value;
   if (Array.isArray(value)) {
     let copy: unknown[] | undefined;
     for (let index = 0; index < value.length; index++) {
       const item = value[index];
-      const normalized = normalize(item);
+      const normalized = normalize(item, widen);
       if (normalized !== item) {
         copy ??= value.slice();
         copy[index] = normalized;
@@ -85,13 +93,21 @@ function normalize(value: unknown): unknown {
   let copy: Record<string, unknown> | undefined;
   for (const key in value) {
     const item = (value as Record<string, unknown>)[key];
-    const normalized = normalize(item);
+    const normalized = normalize(item, widen);
     if (normalized !== item) {
       copy ??= { ...(value as Record<string, unknown>) };
       copy[key] = normalized;
     }
   }
   return copy ?? value;
+}
+
+// An integer beyond 32 bits as a `bigint`, which the encoder packs as int64/uint64 as it would
+// pack the number without useBigInt64.
+function widenInteger(value: number): number | bigint {
+  return (value > 0xffff_ffff || value < -0x8000_0000) && Number.isSafeInteger(value)
+    ? BigInt(value)
+    : value;
 }
 
 const INT64_MIN = -(2n ** 63n);

@@ -38,6 +38,16 @@ test("integers pack as the reference packs them, bigint included, up to 64 bits"
   const decoded = bigIntDecoder.decode(codec.encode(list));
   assert.deepStrictEqual(decoded, [2n ** 40n, { big: -(2n ** 40n) }]);
   assert.deepStrictEqual(list, [2 ** 40, { big: -(2 ** 40) }]);
+  // A message holding a bigint is packed by another encoder: its numbers must not change.
+  const mixed = [1n, 2 ** 40, -(2 ** 40), 0.5, 300];
+  assert.deepStrictEqual(bigIntDecoder.decode(codec.encode(mixed)), [
+    1n,
+    2n ** 40n,
+    -(2n ** 40n),
+    0.5,
+    300,
+  ]);
+  assert.deepStrictEqual(mixed, [1n, 2 ** 40, -(2 ** 40), 0.5, 300]);
   for (const tooWide of [2n ** 64n, -(2n ** 63n) - 1n]) {
     assert.throws(() => codec.encode([tooWide]), /does not fit in a 64-bit msgpack integer/);
   }
