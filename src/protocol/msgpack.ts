@@ -2,13 +2,7 @@
 // views (`subarray`) of the message buffer they came from, and integers are packed as integers
 // up to 64 bits, as the reference Python server packs them.
 import { Decoder, Encoder } from "@msgpack/msgpack";
-
-/**
- * The deepest nesting a message may have, the envelope itself being level 1: the encoder refuses
- * to pack anything deeper (@msgpack/msgpack's default). Whoever stores values to send later
- * derives its own limit from this one.
- */
-export const MAX_NESTING_DEPTH = 100;
+import { MSGPACK_MAX_DEPTH } from "./msgpack_check.ts";
 
 /** Options shared by everything that encodes or decodes wslink messages. */
 export type MessageCodecOptions = Readonly<
@@ -39,7 +33,7 @@ export interface MessageCodec {
 /** Creates a {@link MessageCodec}. */
 export function createMessageCodec(options: MessageCodecOptions = {}): MessageCodec {
   const useBigInt64 = options.useBigInt64 ?? false;
-  const encoderOptions = { ignoreUndefined: false, maxDepth: MAX_NESTING_DEPTH };
+  const encoderOptions = { ignoreUndefined: false, maxDepth: MSGPACK_MAX_DEPTH };
   const encoder = new Encoder({ ...encoderOptions, useBigInt64: false });
   // The encoder packs `bigint` only with useBigInt64, but then packs every `number` beyond 32
   // bits as a float: a message holding a bigint is packed by this one, its numbers widened.

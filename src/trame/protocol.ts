@@ -4,7 +4,7 @@
  * server and the CLI all take their names from here.
  * @module
  */
-import { MAX_NESTING_DEPTH } from "../protocol/msgpack.ts";
+import { MSGPACK_MAX_DEPTH } from "../protocol/msgpack_check.ts";
 
 /** The topic of state changes: each publish is a map of the keys that changed. */
 export const STATE_TOPIC = "trame.state.topic";
@@ -47,9 +47,9 @@ export const CLIENT_ONLY_KEY = "trame__client_only";
 /**
  * The deepest a state value may nest, the value itself being level 1. `trame.state.get` sends
  * each value deepest: three levels down (envelope → `result` → `state` → the value), and no
- * message may nest deeper than {@link MAX_NESTING_DEPTH}: 97.
+ * message may nest deeper than {@link MSGPACK_MAX_DEPTH}: 97.
  */
-export const STATE_VALUE_MAX_DEPTH: number = MAX_NESTING_DEPTH - 3;
+export const STATE_VALUE_MAX_DEPTH: number = MSGPACK_MAX_DEPTH - 3;
 
 /**
  * The one key a state cannot have: @msgpack/msgpack (the decoder of trame's own web client, of

@@ -1,12 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Decoder } from "@msgpack/msgpack";
-import {
-  createMessageCodec,
-  MAX_NESTING_DEPTH,
-  NestingTooDeepError,
-  packedSize,
-} from "../../src/protocol/msgpack.ts";
+import { createMessageCodec, NestingTooDeepError, packedSize } from "../../src/protocol/msgpack.ts";
+import { MSGPACK_MAX_DEPTH } from "../../src/protocol/msgpack_check.ts";
 
 const codec = createMessageCodec();
 const bigIntDecoder = new Decoder({ useBigInt64: true });
@@ -112,10 +108,10 @@ test("packedSize() refuses a value nesting deeper than its limit, without walkin
   // A cycle is only ever deeper.
   const cyclic: unknown[] = [];
   cyclic.push(cyclic);
-  assert.throws(() => packedSize(cyclic, MAX_NESTING_DEPTH), /deeper than 100 levels/);
+  assert.throws(() => packedSize(cyclic, MSGPACK_MAX_DEPTH), /deeper than 100 levels/);
   // The encoder has the same limit: the envelope's level counts.
   let deepest: unknown = 0;
-  for (let level = 1; level < MAX_NESTING_DEPTH; level++) deepest = [deepest];
-  assert.equal(codec.encode(deepest).byteLength, MAX_NESTING_DEPTH);
+  for (let level = 1; level < MSGPACK_MAX_DEPTH; level++) deepest = [deepest];
+  assert.equal(codec.encode(deepest).byteLength, MSGPACK_MAX_DEPTH);
   assert.throws(() => codec.encode([deepest]));
 });

@@ -10,10 +10,9 @@ import { serve, type ServeOptions, type TrameServer } from "../../src/server/mod
 import { createMessageCodec } from "../../src/protocol/msgpack.ts";
 import { collectingLogger, type Envelope, RawClient, within } from "./_client.ts";
 
-// What the reference server packs `n` levels deep at most (its msgpack default, and ours).
-const MAX_NESTING_DEPTH = 100;
-// `trame.state.get` sends a value three levels down: envelope → result → state → value.
-const STATE_VALUE_MAX_DEPTH = MAX_NESTING_DEPTH - 3;
+// The numbers as a peer sees them: msgpack encoders stop at 100 levels, and `trame.state.get`
+// sends a value three levels down (envelope → result → state → value).
+const STATE_VALUE_MAX_DEPTH = 100 - 3;
 
 // `levels` arrays around 0: a value that nests `levels + 1` deep.
 function nested(levels: number): unknown {
@@ -109,10 +108,16 @@ test("the key __proto__ is refused alike on every runtime; later clients still l
 
 test("a value deeper than trame.state.get can send is refused; one at the limit is served", async () => {
   await withServer({}, async (server, client) => {
+    // At the limit: 97 levels, as deep as the server's own code may set a value.
     const deepest = nested(STATE_VALUE_MAX_DEPTH - 1);
-    assert.equal((await update(client, [{ key: "deepest", value: deepest }])).result, null);
+    server.state.set("deepest", deepest);
+    server.state.flush();
+    assert.deepStrictEqual((await client.next()).message.result, { deepest });
     const state = (await client.call("trame.state.get")).result as { state: Envelope };
     assert.deepStrictEqual(state.state.deepest, deepest);
+    // A peer's update packs a value one level deeper than trame.state.get: 96 is its most.
+    const fromPeer = nested(STATE_VALUE_MAX_DEPTH - 2);
+    assert.equal((await update(client, [{ key: "fromPeer", value: fromPeer }])).result, null);
 
     // 97 arrays around a scalar: one level too deep. The reference would take it, then fail
     // every trame.state.get with -32002.
@@ -122,7 +127,7 @@ test("a value deeper than trame.state.get can send is refused; one at the limit 
     assert.throws(() => server.state.set("deeper", nested(STATE_VALUE_MAX_DEPTH)), {
       name: "StateUpdateError",
     });
-    await assertLaterClientLoads(server, { deepest });
+    await assertLaterClientLoads(server, { deepest, fromPeer });
   });
 });
 
