@@ -10,6 +10,7 @@
  *     trame-wire set URL key=value…
  *     trame-wire call URL NAME [ARGS_JSON] [KWARGS_JSON] [--rpc]
  *     trame-wire bench [URL] [--calls-only]
+ *     trame-wire load URL --users N [--scenario FILE] …   (src/load/command.ts)
  * @module
  */
 import process from "node:process";
@@ -30,6 +31,7 @@ import {
   withSession,
 } from "./connection.ts";
 import { runBench } from "./bench.ts";
+import { loadCommand } from "../load/command.ts";
 import { runDemo } from "./demo.ts";
 import { startDemoServer } from "./demo_app.ts";
 import type { TrameClient } from "../trame/client.ts";
@@ -56,6 +58,7 @@ Commands:
   set URL key=value…           change state keys (values parsed as JSON, else strings)
   call URL NAME [ARGS] [KWARGS] call a trigger (or a raw wslink method with --rpc)
   bench [URL]                  measure throughput (the embedded server when no URL)
+  load URL --users N           load-test a trame server with many virtual users
 
 Options everywhere: --secret S (default wslink-secret), --timeout MS (default ${DEFAULT_TIMEOUT_MS}:
 the limit of connecting and of each call), --help
@@ -132,6 +135,8 @@ export async function main(argv: readonly string[], output: CliOutput): Promise<
         return await callCommand(rest, output);
       case "bench":
         return await benchCommand(rest, output);
+      case "load":
+        return await loadCommand(rest, output);
       default:
         throw new UsageError(`unknown command ${JSON.stringify(command)}; see trame-wire --help`);
     }

@@ -19,7 +19,8 @@ export const EXIT_CODES = Object.freeze({
 /** The exit codes as `--help` and the README list them. */
 export const EXIT_CODE_HELP = `Exit codes: 0 ok, 1 other failure, 2 usage, 3 bad URL,
             4 connection refused or lost, 5 authentication failed, 6 server error,
-            7 timeout, 8 not found (a state key, the bench triggers)`;
+            7 timeout, 8 not found (a state key, the bench triggers),
+            9 load thresholds not met`;
 
 /** A connection that could not be established (refused, dropped during the handshake). */
 export class ConnectionFailedError extends Error {

@@ -12,7 +12,7 @@ import {
   rmSync,
   writeFileSync,
 } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { spawnSync } from "node:child_process";
 import process from "node:process";
 
@@ -36,48 +36,9 @@ export const npmExports: Record<string, { types: string; default: string }> = {
 /** Builds build/npm from the sources; returns its path. Throws when the compiler fails. */
 export function buildNpm(): string {
   const source = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
-  rmSync(outDir, { recursive: true, force: true });
-  mkdirSync(outDir, { recursive: true });
-  const tsconfig = join(root, "build", "tsconfig.npm.json");
-  writeFileSync(
-    tsconfig,
-    JSON.stringify({
-      compilerOptions: {
-        target: "es2022",
-        module: "nodenext",
-        moduleResolution: "nodenext",
-        lib: ["es2024", "dom", "esnext.disposable"],
-        types: ["node"],
-        declaration: true,
-        // The sources are type-checked by `deno check` (with Deno's and Bun's globals); this
-        // build only emits, and every exported symbol has the explicit types JSR requires.
-        noCheck: true,
-        skipLibCheck: true,
-        rewriteRelativeImportExtensions: true,
-        allowImportingTsExtensions: true,
-        verbatimModuleSyntax: false,
-        rootDir: "..",
-        outDir: "npm",
-        newLine: "lf",
-      },
-      files: ["../mod.ts", "../src/server/mod.ts", "../src/cli/main.ts"],
-    }),
-  );
-  const tsc = join(root, "node_modules", ".bin", "tsc");
-  const result = spawnSync(tsc, ["-p", tsconfig], { cwd: root, encoding: "utf8" });
-  if (result.status !== 0) {
-    throw new Error(`tsc failed (${result.status}):\n${result.stdout}${result.stderr}`);
-  }
+  emitJavaScript(["mod.ts", "src/server/mod.ts", "src/cli/main.ts"], outDir);
   if (!existsSync(join(outDir, "mod.js")) || !existsSync(join(outDir, "mod.d.ts"))) {
     throw new Error("tsc wrote no mod.js/mod.d.ts");
-  }
-  // The compiler rewrites `.ts` to `.js` in the JavaScript only; the declarations follow suit.
-  for (const file of listFiles(outDir).filter((path) => path.endsWith(".d.ts"))) {
-    const text = readFileSync(file, "utf8");
-    writeFileSync(
-      file,
-      text.replace(/((?:from|import\()\s*["'])(\.\.?\/[^"']+)\.ts(["'])/g, "$1$2.js$3"),
-    );
   }
   chmodSync(join(outDir, "src", "cli", "main.js"), 0o755);
   const manifest = {
@@ -99,6 +60,53 @@ export function buildNpm(): string {
     writeFileSync(join(outDir, file), readFileSync(join(root, file)));
   }
   return outDir;
+}
+
+/**
+ * Compiles `entries` (paths from the root) and everything they import into `directory` (emptied
+ * first) as ESM JavaScript with `.d.ts` files, relative `.ts` imports rewritten to `.js`.
+ */
+export function emitJavaScript(entries: readonly string[], directory: string): void {
+  rmSync(directory, { recursive: true, force: true });
+  mkdirSync(directory, { recursive: true });
+  const tsconfig = join(root, "build", `tsconfig.${basename(directory)}.json`);
+  writeFileSync(
+    tsconfig,
+    JSON.stringify({
+      compilerOptions: {
+        target: "es2022",
+        module: "nodenext",
+        moduleResolution: "nodenext",
+        lib: ["es2024", "dom", "esnext.disposable"],
+        types: ["node"],
+        declaration: true,
+        // The sources are type-checked by `deno check` (with Deno's and Bun's globals); this
+        // build only emits, and every exported symbol has the explicit types JSR requires.
+        noCheck: true,
+        skipLibCheck: true,
+        rewriteRelativeImportExtensions: true,
+        allowImportingTsExtensions: true,
+        verbatimModuleSyntax: false,
+        rootDir: root,
+        outDir: directory,
+        newLine: "lf",
+      },
+      files: entries.map((entry) => join(root, entry)),
+    }),
+  );
+  const tsc = join(root, "node_modules", ".bin", "tsc");
+  const result = spawnSync(tsc, ["-p", tsconfig], { cwd: root, encoding: "utf8" });
+  if (result.status !== 0) {
+    throw new Error(`tsc failed (${result.status}):\n${result.stdout}${result.stderr}`);
+  }
+  // The compiler rewrites `.ts` to `.js` in the JavaScript only; the declarations follow suit.
+  for (const file of listFiles(directory).filter((path) => path.endsWith(".d.ts"))) {
+    const text = readFileSync(file, "utf8");
+    writeFileSync(
+      file,
+      text.replace(/((?:from|import\()\s*["'])(\.\.?\/[^"']+)\.ts(["'])/g, "$1$2.js$3"),
+    );
+  }
 }
 
 function listFiles(directory: string): string[] {

@@ -1,0 +1,344 @@
+/**
+ * The `--html` report: one self-contained file (no script, no network) with the run's figures
+ * and its plots drawn as inline SVG: latency percentiles per second for each metric, throughput
+ * and errors, users connected, and the generator's CPU. SVG written here rather than a charting
+ * library: the plots are plain line charts, the file stays small and opens anywhere, even with
+ * scripts disabled, and the client keeps its single dependency. The results are embedded as
+ * JSON too (`<script type="application/json" id="trame-wire-load-result">`).
+ * @module
+ */
+import { formatBytes } from "../cli/progress.ts";
+import { formatMilliseconds } from "./duration.ts";
+import { METRICS } from "./scenario.ts";
+import type { LoadResult } from "./run.ts";
+import type { ThresholdOutcome } from "./thresholds.ts";
+
+/** The colours of the plotted series, by name. */
+export const SERIES_COLORS = {
+  p50: "#1f77b4",
+  p90: "#2ca02c",
+  p99: "#d62728",
+  max: "#9467bd",
+  actions: "#1f77b4",
+  errors: "#d62728",
+  busy: "#ff7f0e",
+  users: "#2ca02c",
+  cpu: "#8c564b",
+} as const;
+
+/** One line of a chart; `null` values leave a gap. */
+export interface ChartSeries {
+  readonly name: string;
+  readonly color: string;
+  readonly values: readonly (number | null)[];
+}
+
+/** A line chart. */
+export interface ChartSpec {
+  readonly id: string;
+  readonly title: string;
+  /** The y values' unit, shown on the axis. */
+  readonly unit: string;
+  /** The x positions (seconds of the run). */
+  readonly xs: readonly number[];
+  readonly series: readonly ChartSeries[];
+}
+
+const WIDTH = 760;
+const HEIGHT = 260;
+const MARGIN = { left: 64, right: 16, top: 34, bottom: 40 };
+
+/** A line chart as an SVG element. */
+export function lineChart(spec: ChartSpec): string {
+  const plotWidth = WIDTH - MARGIN.left - MARGIN.right;
+  const plotHeight = HEIGHT - MARGIN.top - MARGIN.bottom;
+  const xMin = spec.xs[0] ?? 0;
+  const xMax = Math.max(spec.xs.at(-1) ?? 1, xMin + 1);
+  const values = spec.series.flatMap((series) => series.values).filter((v): v is number =>
+    v !== null
+  );
+  const yTicks = niceTicks(0, Math.max(...values, 0));
+  const yMax = yTicks.at(-1)!;
+  const x = (value: number) => MARGIN.left + ((value - xMin) / (xMax - xMin)) * plotWidth;
+  const y = (value: number) => MARGIN.top + plotHeight - (value / yMax) * plotHeight;
+  const parts: string[] = [];
+  parts.push(
+    `<svg class="chart" id="${escape(spec.id)}" xmlns="http://www.w3.org/2000/svg" ` +
+      `viewBox="0 0 ${WIDTH} ${HEIGHT}" width="${WIDTH}" height="${HEIGHT}" role="img" ` +
+      `aria-label="${escape(spec.title)}">`,
+    `<text x="${MARGIN.left}" y="20" class="title">${escape(spec.title)}</text>`,
+    `<rect class="plot-area" x="${MARGIN.left}" y="${MARGIN.top}" width="${plotWidth}" ` +
+      `height="${plotHeight}" fill="#ffffff" stroke="#cccccc"/>`,
+  );
+  for (const tick of yTicks) {
+    parts.push(
+      `<line x1="${MARGIN.left}" x2="${MARGIN.left + plotWidth}" y1="${y(tick).toFixed(1)}" ` +
+        `y2="${y(tick).toFixed(1)}" stroke="#eeeeee"/>`,
+      `<text x="${MARGIN.left - 6}" y="${(y(tick) + 4).toFixed(1)}" text-anchor="end">${
+        escape(formatTick(tick))
+      }</text>`,
+    );
+  }
+  for (const tick of niceTicks(xMin, xMax, 8).filter((tick) => tick <= xMax)) {
+    parts.push(
+      `<line x1="${x(tick).toFixed(1)}" x2="${x(tick).toFixed(1)}" y1="${
+        MARGIN.top + plotHeight
+      }" ` +
+        `y2="${MARGIN.top + plotHeight + 4}" stroke="#999999"/>`,
+      `<text x="${x(tick).toFixed(1)}" y="${MARGIN.top + plotHeight + 18}" text-anchor="middle">${
+        formatTick(tick)
+      }</text>`,
+    );
+  }
+  parts.push(
+    `<text x="${MARGIN.left + plotWidth / 2}" y="${
+      HEIGHT - 4
+    }" text-anchor="middle" class="axis">` +
+      `seconds</text>`,
+    `<text x="14" y="${MARGIN.top + plotHeight / 2}" text-anchor="middle" class="axis" ` +
+      `transform="rotate(-90 14 ${MARGIN.top + plotHeight / 2})">${escape(spec.unit)}</text>`,
+  );
+  let legendX = WIDTH - MARGIN.right;
+  for (const series of [...spec.series].reverse()) {
+    const label = escape(series.name);
+    legendX -= 16 + label.length * 7;
+    parts.push(
+      `<rect x="${legendX}" y="11" width="10" height="10" fill="${series.color}"/>`,
+      `<text x="${legendX + 14}" y="20">${label}</text>`,
+    );
+  }
+  for (const series of spec.series) {
+    let path = "";
+    let drawing = false;
+    series.values.forEach((value, index) => {
+      if (value === null || index >= spec.xs.length) {
+        drawing = false;
+        return;
+      }
+      path += `${drawing ? "L" : "M"}${x(spec.xs[index]).toFixed(1)} ${y(value).toFixed(1)}`;
+      drawing = true;
+    });
+    if (path === "") continue;
+    // A lone point is drawn as a dot, else it would not show.
+    const points = series.values.filter((value) => value !== null).length;
+    parts.push(
+      `<path class="series" data-series="${escape(series.name)}" d="${path}" fill="none" ` +
+        `stroke="${series.color}" stroke-width="2" stroke-linejoin="round" ` +
+        `stroke-linecap="round"${points === 1 ? ' stroke-dasharray="0.1 4"' : ""}>` +
+        `<title>${escape(series.name)}</title></path>`,
+    );
+  }
+  parts.push("</svg>");
+  return parts.join("\n");
+}
+
+/** The report for `result`, as a complete HTML document. */
+export function renderHtmlReport(
+  result: LoadResult,
+  thresholds: readonly ThresholdOutcome[],
+): string {
+  const xs = result.timeline.map((second) => second.second + 1);
+  const charts: string[] = [];
+  charts.push(lineChart({
+    id: "chart-throughput",
+    title: "Throughput: actions and errors per second",
+    unit: "per second",
+    xs,
+    series: [
+      {
+        name: "actions/s",
+        color: SERIES_COLORS.actions,
+        values: result.timeline.map((s) => s.actions),
+      },
+      {
+        name: "errors/s",
+        color: SERIES_COLORS.errors,
+        values: result.timeline.map((s) => s.errors),
+      },
+      ...(result.totals.busy > 0
+        ? [{
+          name: "launcher 503/s",
+          color: SERIES_COLORS.busy,
+          values: result.timeline.map((s) => s.busy),
+        }]
+        : []),
+    ],
+  }));
+  charts.push(lineChart({
+    id: "chart-users",
+    title: "Users connected",
+    unit: "users",
+    xs,
+    series: [{
+      name: "users",
+      color: SERIES_COLORS.users,
+      values: result.timeline.map((s) => s.connected),
+    }],
+  }));
+  for (const metric of METRICS) {
+    if (result.metrics[metric] === undefined) continue;
+    const figures = ["p50", "p90", "p99", "max"] as const;
+    charts.push(lineChart({
+      id: `chart-latency-${metric}`,
+      title: `Latency of ${metric}, per second`,
+      unit: "ms",
+      xs,
+      series: figures.map((figure) => ({
+        name: figure,
+        color: SERIES_COLORS[figure],
+        values: result.timeline.map((second) => second.latency[metric]?.[figure] ?? null),
+      })),
+    }));
+  }
+  charts.push(lineChart({
+    id: "chart-generator-cpu",
+    title: "Generator CPU (all threads), percent of one core",
+    unit: "% of a core",
+    xs,
+    series: [{
+      name: "cpu",
+      color: SERIES_COLORS.cpu,
+      values: result.timeline.map((s) => s.cpuPercent),
+    }],
+  }));
+
+  const summaryRows = METRICS.filter((metric) => result.metrics[metric] !== undefined).map(
+    (metric) => {
+      const s = result.metrics[metric]!;
+      return `<tr><th>${metric}</th><td>${s.count.toLocaleString("en-US")}</td>${
+        [s.mean, s.p50, s.p90, s.p99, s.p999, s.max]
+          .map((value) => `<td>${escape(formatMilliseconds(value))}</td>`).join("")
+      }</tr>`;
+    },
+  );
+  const errorRows = Object.entries(result.errors).map(([kind, { count, message }]) =>
+    `<tr><th>${escape(kind)}</th><td>${count.toLocaleString("en-US")}</td><td class="text">${
+      escape(message)
+    }</td></tr>`
+  );
+  const thresholdRows = thresholds.map((outcome) =>
+    `<tr class="${outcome.ok ? "ok" : "fail"}"><th>${outcome.ok ? "ok" : "FAIL"}</th>` +
+    `<td class="text">${escape(outcome.rule)}</td><td>${escape(outcome.actual)}</td></tr>`
+  );
+  const target = result.target.launcher !== undefined
+    ? `launcher ${result.target.launcher}`
+    : result.target.url ?? "";
+  const generator = result.generator;
+  const facts: [string, string][] = [
+    ["target", target],
+    ["scenario", `${result.scenario.name} (${result.scenario.source})`],
+    ["users", `${result.users} (peak connected ${result.totals.peakConnected})`],
+    ["duration", `${result.durationSeconds} s, ramp ${result.rampSeconds} s`],
+    ["started", result.startedAt],
+    ["generator", `${result.runtime}, ${result.workers} worker threads, ${generator.cores} cores`],
+    [
+      "throughput",
+      `${result.totals.actions.toLocaleString("en-US")} actions (${
+        result.totals.actionsPerSecond.toFixed(1)
+      }/s), ${result.totals.iterations.toLocaleString("en-US")} iterations`,
+    ],
+    ["errors", `${result.totals.errors} (launcher 503: ${result.totals.busy})`],
+    [
+      "generator load",
+      `CPU ${generator.cpuSeconds.toFixed(1)} s (${
+        generator.cpuPercent.toFixed(1)
+      }% of one core), ` +
+      `memory peak ${formatBytes(generator.peakRssBytes)}${
+        generator.rssPerUserBytes === null
+          ? ""
+          : `, ${formatBytes(Math.max(0, generator.rssPerUserBytes))} per user`
+      }`,
+    ],
+  ];
+  const passed = thresholds.every((outcome) => outcome.ok);
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>trame-wire load report: ${escape(result.scenario.name)}</title>
+<style>
+body { font: 14px/1.4 system-ui, sans-serif; color: #222; margin: 24px auto; max-width: 800px; padding: 0 16px; }
+h1 { font-size: 22px; margin-bottom: 4px; }
+h2 { font-size: 17px; margin-top: 28px; }
+table { border-collapse: collapse; margin: 8px 0; }
+th, td { padding: 3px 10px; border-bottom: 1px solid #e5e5e5; text-align: right; font-variant-numeric: tabular-nums; }
+th { text-align: left; font-weight: 600; }
+td.text { text-align: left; }
+tr.fail th, .verdict.fail { color: #b00020; }
+tr.ok th, .verdict.ok { color: #1b7f3b; }
+svg.chart { display: block; margin: 12px 0; background: #fafafa; }
+svg.chart text { font: 11px system-ui, sans-serif; fill: #444; }
+svg.chart text.title { font-size: 13px; font-weight: 600; fill: #222; }
+</style>
+</head>
+<body>
+<h1>trame-wire load report</h1>
+${
+    thresholds.length === 0
+      ? ""
+      : `<p class="verdict ${passed ? "ok" : "fail"}">${
+        passed ? "Every threshold was met." : "Some thresholds were not met."
+      }</p>`
+  }
+<table class="facts">
+${
+    facts.map(([name, value]) => `<tr><th>${name}</th><td class="text">${escape(value)}</td></tr>`)
+      .join("\n")
+  }
+</table>
+<h2>Latency (ms)</h2>
+<table class="summary">
+<tr><th>metric</th><th>count</th><th>mean</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th></tr>
+${summaryRows.join("\n")}
+</table>
+${
+    thresholdRows.length === 0
+      ? ""
+      : `<h2>Thresholds</h2>\n<table class="thresholds">\n${thresholdRows.join("\n")}\n</table>`
+  }
+${
+    errorRows.length === 0
+      ? ""
+      : `<h2>Errors</h2>\n<table class="errors">\n<tr><th>kind</th><th>count</th><th>first message</th></tr>\n${
+        errorRows.join("\n")
+      }\n</table>`
+  }
+<h2>Over time</h2>
+${charts.join("\n")}
+<script type="application/json" id="trame-wire-load-result">${
+    JSON.stringify({ ...result, thresholds }).replace(/</g, "\\u003c")
+  }</script>
+</body>
+</html>
+`;
+}
+
+// Round tick values covering 0 (or `min`) to `max`: steps of 1, 2 or 5 times a power of ten.
+function niceTicks(min: number, max: number, count = 5): number[] {
+  if (!(max > min)) return [min, min + 1];
+  const rough = (max - min) / count;
+  const power = 10 ** Math.floor(Math.log10(rough));
+  const step = [1, 2, 5, 10].map((factor) => factor * power).find((candidate) =>
+    candidate >= rough
+  )!;
+  const ticks: number[] = [];
+  for (let tick = Math.floor(min / step) * step; tick < max + step; tick += step) {
+    ticks.push(Number(tick.toPrecision(12)));
+    if (tick >= max) break;
+  }
+  return ticks;
+}
+
+function formatTick(value: number): string {
+  if (value !== 0 && Math.abs(value) < 0.01) return value.toExponential(0);
+  if (Number.isInteger(value)) return value.toLocaleString("en-US");
+  return String(Number(value.toPrecision(3)));
+}
+
+function escape(text: string): string {
+  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(
+    /"/g,
+    "&quot;",
+  );
+}
