@@ -112,14 +112,18 @@ export async function loadCommand(argv: readonly string[], output: CliOutput): P
     stop.abort();
   };
   process.on("SIGINT", onSignal);
-  const live = liveLine(output);
+  // With the JSON on standard output, nothing else goes there.
+  const jsonOnly = jsonPath === "-";
+  const live = jsonOnly ? { update: () => {}, end: () => {} } : liveLine(output);
   let result: LoadResult;
   try {
-    output.out(
-      `trame-wire load: ${users} users, ${durationMs / 1000} s (ramp ${rampMs / 1000} s) against ${
-        target.launcher ?? target.url
-      }; scenario ${loaded.scenario.name}\n`,
-    );
+    if (!jsonOnly) {
+      output.out(
+        `trame-wire load: ${users} users, ${durationMs / 1000} s (ramp ${
+          rampMs / 1000
+        } s) against ${target.launcher ?? target.url}; scenario ${loaded.scenario.name}\n`,
+      );
+    }
     result = await runLoad({
       target,
       scenario: { value: loaded.value, source: loaded.source },
@@ -141,7 +145,7 @@ export async function loadCommand(argv: readonly string[], output: CliOutput): P
     else await writeFile(jsonPath, text);
   }
   if (htmlPath !== undefined) await writeFile(htmlPath, renderHtmlReport(result, outcomes));
-  if (jsonPath !== "-") output.out("\n" + formatResultTable(result, outcomes));
+  if (!jsonOnly) output.out("\n" + formatResultTable(result, outcomes));
   return exitCode(result, outcomes, output, stop.signal.aborted);
 }
 
@@ -203,7 +207,9 @@ function checkUrl(text: string, protocols: string[], what: string): void {
   }
   if (parsed === undefined || !protocols.includes(parsed.protocol)) {
     const error = new Error(
-      `bad URL ${JSON.stringify(text)}: ${what} must start with ${protocols.join(" or ")}//`,
+      `bad URL ${JSON.stringify(text)}: ${what} must start with ${
+        protocols.map((protocol) => `${protocol}//`).join(" or ")
+      }`,
     );
     error.name = "BadUrlError"; // The exit code for bad URLs (3).
     throw error;

@@ -79,7 +79,7 @@ export function lineChart(spec: ChartSpec): string {
       }</text>`,
     );
   }
-  for (const tick of niceTicks(xMin, xMax, 8).filter((tick) => tick <= xMax)) {
+  for (const tick of niceTicks(xMin, xMax, 8, 1).filter((tick) => tick <= xMax)) {
     parts.push(
       `<line x1="${x(tick).toFixed(1)}" x2="${x(tick).toFixed(1)}" y1="${
         MARGIN.top + plotHeight
@@ -109,23 +109,26 @@ export function lineChart(spec: ChartSpec): string {
   }
   for (const series of spec.series) {
     let path = "";
-    let drawing = false;
+    const dots: string[] = [];
     series.values.forEach((value, index) => {
-      if (value === null || index >= spec.xs.length) {
-        drawing = false;
-        return;
+      if (value === null || index >= spec.xs.length) return;
+      const joined = index > 0 && series.values[index - 1] !== null;
+      path += `${joined ? "L" : "M"}${x(spec.xs[index]).toFixed(1)} ${y(value).toFixed(1)}`;
+      // A point with no neighbour would draw nothing as a path: it gets a dot.
+      if (!joined && (series.values[index + 1] ?? null) === null) {
+        dots.push(
+          `<circle cx="${x(spec.xs[index]).toFixed(1)}" cy="${y(value).toFixed(1)}" r="3" ` +
+            `fill="${series.color}"/>`,
+        );
       }
-      path += `${drawing ? "L" : "M"}${x(spec.xs[index]).toFixed(1)} ${y(value).toFixed(1)}`;
-      drawing = true;
     });
     if (path === "") continue;
-    // A lone point is drawn as a dot, else it would not show.
-    const points = series.values.filter((value) => value !== null).length;
     parts.push(
-      `<path class="series" data-series="${escape(series.name)}" d="${path}" fill="none" ` +
-        `stroke="${series.color}" stroke-width="2" stroke-linejoin="round" ` +
-        `stroke-linecap="round"${points === 1 ? ' stroke-dasharray="0.1 4"' : ""}>` +
-        `<title>${escape(series.name)}</title></path>`,
+      `<g class="series" data-series="${escape(series.name)}"><title>${
+        escape(series.name)
+      }</title>` +
+        `<path d="${path}" fill="none" stroke="${series.color}" stroke-width="2" ` +
+        `stroke-linejoin="round" stroke-linecap="round"/>${dots.join("")}</g>`,
     );
   }
   parts.push("</svg>");
@@ -230,7 +233,12 @@ export function renderHtmlReport(
     ["users", `${result.users} (peak connected ${result.totals.peakConnected})`],
     ["duration", `${result.durationSeconds} s, ramp ${result.rampSeconds} s`],
     ["started", result.startedAt],
-    ["generator", `${result.runtime}, ${result.workers} worker threads, ${generator.cores} cores`],
+    [
+      "generator",
+      `${result.runtime}, ${result.workers} worker thread${
+        result.workers === 1 ? "" : "s"
+      }, ${generator.cores} cores`,
+    ],
     [
       "throughput",
       `${result.totals.actions.toLocaleString("en-US")} actions (${
@@ -314,10 +322,11 @@ ${charts.join("\n")}
 `;
 }
 
-// Round tick values covering 0 (or `min`) to `max`: steps of 1, 2 or 5 times a power of ten.
-function niceTicks(min: number, max: number, count = 5): number[] {
+// Round tick values covering `min` to `max`: steps of 1, 2 or 5 times a power of ten, at least
+// `smallest`.
+function niceTicks(min: number, max: number, count = 5, smallest = 0): number[] {
   if (!(max > min)) return [min, min + 1];
-  const rough = (max - min) / count;
+  const rough = Math.max((max - min) / count, smallest);
   const power = 10 ** Math.floor(Math.log10(rough));
   const step = [1, 2, 5, 10].map((factor) => factor * power).find((candidate) =>
     candidate >= rough

@@ -8,22 +8,14 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import process from "node:process";
 import { serve } from "../../src/server/mod.ts";
 import { explain, root, run } from "./_support.ts";
+import { chromiumSkip, withChromium } from "./_chromium.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
 const BINARY_SIZE = 10 * 1024 * 1024;
-const isNode = !("Deno" in globalThis) && !("Bun" in globalThis);
-const required = process.env.TRAME_WIRE_REQUIRE_BROWSER === "1";
-const skip = !isNode
-  ? "the browser test runs once per suite, under Node (playwright-core's runtime)"
-  : !existsSync(CHROMIUM) && !required
-  ? `${CHROMIUM} is not installed (.ci/run installs Debian's chromium)`
-  : false;
+const skip = chromiumSkip("the browser test");
 
 const PAGE = `<!doctype html>
 <html>
@@ -63,7 +55,6 @@ test("a bundled client in headless Chromium: state, change, trigger, 10 MiB bina
   skip,
   timeout: 180_000,
 }, async () => {
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is required here (apt-get install chromium)`);
   const outDir = join(root, "build", "browser");
   mkdirSync(outDir, { recursive: true });
   const bundle = await run(join(root, "node_modules", ".bin", "bun"), [
@@ -91,49 +82,31 @@ test("a bundled client in headless Chromium: state, change, trigger, 10 MiB bina
     } else response.writeHead(404).end();
   });
   await new Promise<void>((resolve) => pages.listen(0, "127.0.0.1", resolve));
-  const profile = mkdtempSync(join(tmpdir(), "trame-wire-chromium-"));
-  // playwright-core is a Node dev dependency, loaded only here.
-  const { chromium } = await import("playwright-core");
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
   try {
-    const page = context.pages()[0] ?? await context.newPage();
-    const errors: string[] = [];
-    page.on("pageerror", (error) => errors.push(String(error)));
-    const { port } = pages.address() as AddressInfo;
-    await page.goto(`http://127.0.0.1:${port}/?ws=${encodeURIComponent(server.url)}`);
-    await page.waitForFunction(() => "trameWireReport" in globalThis, undefined, {
-      timeout: 120_000,
+    await withChromium(async (page) => {
+      const errors: string[] = [];
+      page.on("pageerror", (error) => errors.push(String(error)));
+      const { port } = pages.address() as AddressInfo;
+      await page.goto(`http://127.0.0.1:${port}/?ws=${encodeURIComponent(server.url)}`);
+      await page.waitForFunction(() => "trameWireReport" in globalThis, undefined, {
+        timeout: 120_000,
+      });
+      const report = await page.evaluate(() =>
+        (globalThis as { trameWireReport?: unknown }).trameWireReport
+      );
+      await page.screenshot({ path: join(outDir, "page.png") });
+      assert.deepEqual(errors, []);
+      assert.deepEqual(report, {
+        ok: true,
+        before: 1,
+        sum: 3,
+        byteLength: BINARY_SIZE,
+        patternOk: true,
+      });
+      assert.equal(server.state.get("counter"), 2);
+      assert.ok(existsSync(join(outDir, "page.png")));
     });
-    const report = await page.evaluate(() =>
-      (globalThis as { trameWireReport?: unknown }).trameWireReport
-    );
-    await page.screenshot({ path: join(outDir, "page.png") });
-    assert.deepEqual(errors, []);
-    assert.deepEqual(report, {
-      ok: true,
-      before: 1,
-      sum: 3,
-      byteLength: BINARY_SIZE,
-      patternOk: true,
-    });
-    assert.equal(server.state.get("counter"), 2);
-    assert.ok(existsSync(join(outDir, "page.png")));
   } finally {
-    await context.close();
     await new Promise((resolve) => pages.close(resolve));
-    rmSync(profile, { recursive: true, force: true });
   }
 });
