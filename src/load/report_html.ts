@@ -31,6 +31,8 @@ export interface ChartSeries {
   readonly name: string;
   readonly color: string;
   readonly values: readonly (number | null)[];
+  /** Drawn dashed (and thinner), for a series that matters less, such as the max. */
+  readonly dashed?: boolean;
 }
 
 /** A line chart. */
@@ -107,7 +109,8 @@ export function lineChart(spec: ChartSpec): string {
       `<text x="${legendX + 14}" y="20">${label}</text>`,
     );
   }
-  for (const series of spec.series) {
+  // The first series is drawn last, on top: where lines coincide, the first one shows.
+  for (const series of [...spec.series].reverse()) {
     let path = "";
     const dots: string[] = [];
     series.values.forEach((value, index) => {
@@ -127,7 +130,10 @@ export function lineChart(spec: ChartSpec): string {
       `<g class="series" data-series="${escape(series.name)}"><title>${
         escape(series.name)
       }</title>` +
-        `<path d="${path}" fill="none" stroke="${series.color}" stroke-width="2" ` +
+        `<path d="${path}" fill="none" stroke="${series.color}" ` +
+        `stroke-width="${series.dashed ? 1.5 : 2}"${
+          series.dashed ? ' stroke-dasharray="6 4"' : ""
+        } ` +
         `stroke-linejoin="round" stroke-linecap="round"/>${dots.join("")}</g>`,
     );
   }
@@ -189,6 +195,7 @@ export function renderHtmlReport(
       series: figures.map((figure) => ({
         name: figure,
         color: SERIES_COLORS[figure],
+        dashed: figure === "max",
         values: result.timeline.map((second) => second.latency[metric]?.[figure] ?? null),
       })),
     }));
