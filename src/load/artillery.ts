@@ -34,7 +34,13 @@ import { dirname, resolve } from "node:path";
 import { setMaxListeners } from "node:events";
 import process from "node:process";
 import type { TrameClient } from "../trame/client.ts";
-import { type MetricName, parseScenario, parseScenarioText, type Scenario } from "./scenario.ts";
+import {
+  ACTION_METRICS,
+  type MetricName,
+  parseScenario,
+  parseScenarioText,
+  type Scenario,
+} from "./scenario.ts";
 import { describeError, reasonOf, RoundTrips, StepFailure, UserSteps } from "./steps.ts";
 import { connectUser, type LoadTarget } from "./user.ts";
 
@@ -71,15 +77,6 @@ export interface ArtilleryContext {
   readonly vars: Record<string, unknown>;
   readonly _uid?: string;
 }
-
-const ACTION_METRICS = new Set<MetricName>([
-  "set",
-  "get",
-  "trigger",
-  "call",
-  "wait_for",
-  "publish",
-]);
 
 /** The engine: Artillery makes one per worker and asks it for each scenario's function. */
 export default class TrameEngine {

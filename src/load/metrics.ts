@@ -6,17 +6,7 @@
  * @module
  */
 import { Histogram, type HistogramData, type LatencySummary } from "./histogram.ts";
-import type { MetricName } from "./scenario.ts";
-
-/** Latency metrics that count as a user's action in the throughput figures. */
-const ACTION_METRICS: ReadonlySet<MetricName> = new Set([
-  "set",
-  "get",
-  "trigger",
-  "call",
-  "wait_for",
-  "publish",
-]);
+import { ACTION_METRICS, type MetricName } from "./scenario.ts";
 
 /** Error kinds kept per run: past this many distinct kinds, the rest count as `other`. */
 const MAX_ERROR_KINDS = 100;

@@ -75,6 +75,16 @@ export const METRICS = [
 /** A latency metric. */
 export type MetricName = (typeof METRICS)[number];
 
+/** The metrics of steps a user does, counted as actions in the throughput figures. */
+export const ACTION_METRICS: ReadonlySet<MetricName> = new Set<MetricName>([
+  "set",
+  "get",
+  "trigger",
+  "call",
+  "wait_for",
+  "publish",
+]);
+
 /** A parsed scenario. */
 export interface Scenario {
   readonly name: string;

@@ -37,6 +37,35 @@ export class Stopped extends Error {
   }
 }
 
+// One "abort" listener per signal, however many users wait on it: an EventTarget's listeners
+// are a list that each addEventListener and removeEventListener walks, which thousands of users
+// waiting on the run's one signal would turn into the generator's main cost.
+const stopCallbacks = new WeakMap<AbortSignal, Set<() => void>>();
+
+/**
+ * Calls `callback` when `signal` aborts (at once if it has); returns the function that cancels
+ * this. Adding and cancelling cost O(1) whatever the number of callbacks.
+ */
+export function onAbort(signal: AbortSignal, callback: () => void): () => void {
+  if (signal.aborted) {
+    callback();
+    return () => {};
+  }
+  let callbacks = stopCallbacks.get(signal);
+  if (callbacks === undefined) {
+    const created = new Set<() => void>();
+    stopCallbacks.set(signal, callbacks = created);
+    signal.addEventListener("abort", () => {
+      for (const stop of [...created]) stop();
+      created.clear();
+    }, { once: true });
+  }
+  const registered = callbacks;
+  const entry = () => callback();
+  registered.add(entry);
+  return () => void registered.delete(entry);
+}
+
 /** The reason part of an error's kind: `timeout`, `closed`, `server-error`, `busy`, … */
 export function reasonOf(error: unknown): string {
   if (error instanceof WslinkError) {
@@ -366,21 +395,21 @@ export class UserSteps {
     const signal = this.#options.signal;
     return new Promise<void>((resolve, reject) => {
       let stopListening = () => {};
+      let stopWaiting = () => {};
       const finish = (error?: unknown) => {
         clearTimeout(timer);
-        signal.removeEventListener("abort", onAbort);
+        stopWaiting();
         stopListening();
         if (error === undefined) resolve();
         else reject(error);
       };
-      const onAbort = () => finish(new Stopped());
       const timer = setTimeout(() => {
         finish(
           detail === "" ? undefined : new StepFailure(step, "timeout", `${detail} in ${ms} ms`),
         );
       }, ms);
-      if (signal.aborted) return finish(new Stopped());
-      signal.addEventListener("abort", onAbort, { once: true });
+      stopWaiting = onAbort(signal, () => finish(new Stopped()));
+      if (signal.aborted) return;
       stopListening = listen(() => {
         try {
           if (done()) finish();

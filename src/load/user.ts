@@ -12,6 +12,7 @@ import type { Scenario } from "./scenario.ts";
 import type { SecondRecorder } from "./metrics.ts";
 import {
   describeError,
+  onAbort,
   reasonOf,
   type Recorder,
   type RoundTrips,
@@ -52,14 +53,19 @@ export async function runUser(options: UserOptions): Promise<void> {
   let iteration = 0;
   while (!signal.aborted) {
     let client: TrameClient;
+    // A signal of its own for the connection (the session listens on it while connecting).
+    const connecting = new AbortController();
+    const stopConnecting = onAbort(signal, () => connecting.abort());
     try {
-      client = await connectUser(options.target, scenario, signal, record);
+      client = await connectUser(options.target, scenario, connecting.signal, record);
     } catch (error) {
       if (error instanceof Stopped || signal.aborted) return;
       if (error instanceof StepFailure && error.kind === "launch.busy") recorder.busy();
       else recordFailure(options, error);
       await pause(RETRY_PAUSE_MS, signal);
       continue;
+    } finally {
+      stopConnecting();
     }
     recorder.userConnected(1);
     const steps = new UserSteps(client, {
@@ -164,13 +170,13 @@ function timedWebSocket(onOpen: () => void): WebSocketConstructor {
 /** Resolves after `ms`, or at once when `signal` aborts. */
 export function pause(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
+    let cancel = () => {};
     const done = () => {
       clearTimeout(timer);
-      signal.removeEventListener("abort", done);
+      cancel();
       resolve();
     };
     const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
+    cancel = onAbort(signal, done);
   });
 }

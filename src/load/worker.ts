@@ -5,11 +5,10 @@
  * asks for no workers.
  * @module
  */
-import { setMaxListeners } from "node:events";
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
 import { parseScenario } from "./scenario.ts";
 import { type SecondData, SecondRecorder, wallClock } from "./metrics.ts";
-import { RoundTrips } from "./steps.ts";
+import { onAbort, RoundTrips } from "./steps.ts";
 import { type LoadTarget, runUser } from "./user.ts";
 
 /** Marks the worker data of a load thread. */
@@ -71,7 +70,6 @@ export async function runThread(
   }
   const recorder = new SecondRecorder(startAt);
   const controller = new AbortController();
-  setMaxListeners(0, controller.signal); // Every user waits on it.
   const roundTrips = scenario.watchesRoundTrips ? new RoundTrips() : undefined;
   const send = (seconds: SecondData[], through: number, done: boolean) =>
     report({
@@ -98,7 +96,7 @@ export async function runThread(
   const users = plan.users.map(({ index, offsetMs }) =>
     new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
-        controller.signal.removeEventListener("abort", cancel);
+        cancel();
         runUser({
           target: plan.target,
           scenario,
@@ -110,11 +108,10 @@ export async function runThread(
           .catch((error) => recorder.error("user.crashed", String(error)))
           .finally(resolve);
       }, Math.max(0, startAt + offsetMs - wallClock()));
-      const cancel = () => {
+      const cancel = onAbort(controller.signal, () => {
         clearTimeout(timer);
         resolve();
-      };
-      controller.signal.addEventListener("abort", cancel, { once: true });
+      });
     })
   );
   await Promise.all(users);
