@@ -4,11 +4,11 @@
 // server, not the generator, is the limit. Prints a Markdown table for bench/RESULTS.md.
 //   node bench/load_generator.ts [--server bun|node|deno] [--users 1000,2000] [--seconds 10]
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import process from "node:process";
 import { type LoadResult, runLoad } from "../src/load/run.ts";
 import { runtimeInfo } from "./_e2e_shared.ts";
+import { cpuPressure, cpuSecondsOf, rssOf } from "./_load_shared.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 const argument = (name: string, fallback: string) => {
@@ -18,17 +18,6 @@ const argument = (name: string, fallback: string) => {
 const serverRuntime = argument("server", "node");
 const heldUsers = argument("users", "1000,2000").split(",").map(Number);
 const seconds = Number(argument("seconds", "10"));
-
-/** CPU seconds (user + system) a process has used so far, from /proc. */
-function cpuSecondsOf(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks
-}
-
-function rssOf(pid: number): number {
-  const match = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return match === null ? NaN : Number(match[1]) * 1024;
-}
 
 async function startServer(): Promise<{ url: string; pid: number; stop: () => Promise<void> }> {
   const command = serverRuntime === "deno"
@@ -60,6 +49,7 @@ interface Row {
   readonly result: LoadResult;
   readonly serverCpuPercent: number;
   readonly serverRssBytes: number;
+  readonly pressure: number;
 }
 
 async function measure(
@@ -87,6 +77,7 @@ async function measure(
     result,
     serverCpuPercent: ((cpuSecondsOf(server.pid) - cpuBefore) / elapsed) * 100,
     serverRssBytes: rssOf(server.pid),
+    pressure: cpuPressure(),
   };
   console.error(`${label}: ${describe(row)}`);
   return row;
@@ -113,6 +104,7 @@ function describe(row: Row): string {
         : (result.generator.rssPerUserBytes / 1024).toFixed(0)
     } KiB per user`,
     `errors ${result.totals.errors}`,
+    `CPU pressure ${row.pressure}%`,
   ].join(", ");
 }
 
@@ -137,9 +129,9 @@ const { runtime, version } = runtimeInfo();
 console.log(`generator: ${runtime} ${version}; server: ${serverRuntime} (separate process)\n`);
 console.log(
   "| scenario | users | threads | actions/s | trigger p50 | trigger p99 | generator CPU | " +
-    "server CPU | actions/s per generator core | generator RSS | per user | errors |",
+    "server CPU | actions/s per generator core | generator RSS | per user | errors | CPU pressure |",
 );
-console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
 for (const row of rows) {
   const { result } = row;
   const trigger = result.metrics.trigger!;
@@ -155,6 +147,6 @@ for (const row of rows) {
       result.generator.rssPerUserBytes === null
         ? "-"
         : `${(result.generator.rssPerUserBytes / 1024).toFixed(0)} KiB`
-    } | ${result.totals.errors} |`,
+    } | ${result.totals.errors} | ${row.pressure.toFixed(0)}% |`,
   );
 }

@@ -13,6 +13,7 @@ import { tmpdir } from "node:os";
 import process from "node:process";
 import { type LoadResult, runLoad } from "../src/load/run.ts";
 import { runtimeInfo } from "./_e2e_shared.ts";
+import { cpuPressure } from "./_load_shared.ts";
 
 const PY_ROOT = "/work/py";
 const PYTHON = "/usr/bin/python3";
@@ -72,8 +73,9 @@ function startPython(args: string[], ready: string, cwd: string) {
 
 /**
  * Samples, every second, the processes under `pid` (it included): their summed resident memory
- * (peak kept) and the CPU each one used while seen, so the CPU of short-lived trame processes
- * spawned by the launcher is counted too.
+ * (peak kept) and the CPU each one used, so the CPU of the trame processes the launcher spawns
+ * (their start-up included) is counted too; a process that ends between two samples loses at
+ * most its last second.
  */
 function sampleTree(pid: number) {
   const firstTicks = new Map<number, number>();
@@ -114,12 +116,15 @@ function sampleTree(pid: number) {
       const info = all.get(id);
       if (info === undefined) continue;
       rss += info.rss;
-      if (!firstTicks.has(id)) firstTicks.set(id, info.ticks);
+      // A process born during the run counts from 0: its start-up is part of the cost.
+      if (!firstTicks.has(id)) firstTicks.set(id, started ? 0 : info.ticks);
       lastTicks.set(id, info.ticks);
     }
     peakRss = Math.max(peakRss, rss);
     peakProcesses = Math.max(peakProcesses, tree.size);
+    started = true;
   };
+  let started = false;
   sample();
   const timer = setInterval(sample, 1000);
   return {
@@ -131,12 +136,6 @@ function sampleTree(pid: number) {
       return { cpuSeconds: ticks / 100, peakRss, peakProcesses };
     },
   };
-}
-
-/** The share of time some task waited for a CPU over the last 10 s (Linux PSI), in percent. */
-function cpuPressure(): number {
-  const match = /some avg10=([\d.]+)/.exec(readFileSync("/proc/pressure/cpu", "utf8"));
-  return match === null ? NaN : Number(match[1]);
 }
 
 interface Step {

@@ -167,7 +167,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     };
     const scheduleSample = () => {
       // Just after each second boundary, like the threads' reports.
-      const delay = 1000 - ((wallClock() - startAt) % 1000 + 1000) % 1000 + 20;
+      const elapsed = wallClock() - startAt;
+      const delay = (Math.max(0, Math.floor(elapsed / 1000)) + 1) * 1000 - elapsed + 20;
       sampleTimer = setTimeout(() => {
         sample();
         scheduleSample();
