@@ -156,12 +156,14 @@ export async function connectUser(
   return client;
 }
 
-// The runtime's WebSocket, telling when the socket opened (the handshake comes after).
+// The runtime's WebSocket, telling when the socket opened (the handshake comes after). On Bun it
+// offers no permessage-deflate, as the session does with Bun's own class (a subclass is not it).
 function timedWebSocket(onOpen: () => void): WebSocketConstructor {
   const Base = (globalThis as { WebSocket: WebSocketConstructor }).WebSocket;
+  const options = "Bun" in globalThis ? { perMessageDeflate: false } : undefined;
   return class TimedWebSocket extends Base {
     constructor(url: string, protocols?: string | string[]) {
-      super(url, protocols);
+      super(url, (options ?? protocols) as string[] | undefined);
       this.addEventListener("open", onOpen, { once: true });
     }
   };

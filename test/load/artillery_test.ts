@@ -1,12 +1,13 @@
 // Artillery: the engine package (build_artillery.ts) is packed, installed into a scratch folder
 // and loaded by the pinned `artillery` release (test/artillery/package-lock.json, installed into
-// build/artillery on first use) in `artillery run`, telemetry off, against the embedded server.
+// build/artillery by setup_artillery.ts) in `artillery run`, telemetry off, against the embedded
+// server. Skipped where that install is missing, unless TRAME_WIRE_REQUIRE_ARTILLERY=1 (CI).
 // One scenario file is run both by `trame-wire load` and by Artillery (next to an inline flow);
 // Artillery's own report must count every user, step and server call, with no error.
 // Node only: Artillery runs on Node, and this is its one run per suite.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
@@ -14,10 +15,16 @@ import { serve } from "../../src/server/mod.ts";
 import { runLoad } from "../../src/load/run.ts";
 import { loadScenarioFile } from "../../src/load/scenario.ts";
 import { buildArtilleryEngine } from "../publish/build_artillery.ts";
-import { explain, root, run } from "../publish/_support.ts";
+import { explain, run } from "../publish/_support.ts";
+import { installedArtillery } from "../publish/setup_artillery.ts";
 
 const isNode = !("Deno" in globalThis) && !("Bun" in globalThis);
-const skip = isNode ? false : "Artillery runs on Node: its engine is tested there, once per suite";
+const artillery = installedArtillery();
+const skip = !isNode
+  ? "Artillery runs on Node: its engine is tested there, once per suite"
+  : artillery === undefined && process.env.TRAME_WIRE_REQUIRE_ARTILLERY !== "1"
+  ? "the pinned Artillery is not installed (npm run setup:artillery; .ci/run does it)"
+  : false;
 
 const SCENARIO_FILE = `name: add and note
 steps:
@@ -54,34 +61,6 @@ scenarios:
       - think: 0.05
 `;
 
-/** Installs the pinned Artillery into build/artillery unless that exact lockfile is there. */
-async function installArtillery(): Promise<string> {
-  const folder = join(root, "build", "artillery");
-  const lock = readFileSync(join(root, "test", "artillery", "package-lock.json"), "utf8");
-  const installedLock = join(folder, "package-lock.json");
-  const bin = join(folder, "node_modules", "artillery", "bin", "run");
-  if (
-    existsSync(bin) && existsSync(installedLock) && readFileSync(installedLock, "utf8") === lock
-  ) {
-    return bin;
-  }
-  rmSync(folder, { recursive: true, force: true });
-  mkdirSync(folder, { recursive: true });
-  writeFileSync(
-    join(folder, "package.json"),
-    readFileSync(join(root, "test", "artillery", "package.json")),
-  );
-  writeFileSync(installedLock, lock);
-  // No install scripts: the only one that matters would download browsers for Artillery's
-  // Playwright engine, which this test does not use.
-  const install = await run("npm", ["ci", "--ignore-scripts", "--no-audit", "--no-fund"], {
-    cwd: folder,
-    timeout: 600_000,
-  });
-  assert.equal(install.code, 0, explain(install));
-  return bin;
-}
-
 /** Builds, packs and installs the engine; resolves to the node_modules folder holding it. */
 async function installEngine(scratch: string): Promise<string> {
   const pack = await run("npm", ["pack", "--silent", "--pack-destination", scratch], {
@@ -108,9 +87,12 @@ async function installEngine(scratch: string): Promise<string> {
 
 test("artillery run with artillery-engine-trame: the same scenario file as trame-wire load", {
   skip,
-  timeout: 900_000,
+  timeout: 120_000,
 }, async () => {
-  const artillery = await installArtillery();
+  assert.ok(
+    artillery !== undefined,
+    "the pinned Artillery is required here: npm run setup:artillery",
+  );
   const scratch = mkdtempSync(join(tmpdir(), "trame-wire-artillery-"));
   try {
     const nodePath = await installEngine(scratch);
