@@ -8,6 +8,7 @@
 import { TrameClient } from "../trame/client.ts";
 import { launch, type TrameConnectionConfig } from "../trame/launcher.ts";
 import type { WebSocketConstructor } from "../session/options.ts";
+import { webSocketClass } from "../cli/connection.ts";
 import type { Scenario } from "./scenario.ts";
 import type { SecondRecorder } from "./metrics.ts";
 import {
@@ -130,13 +131,21 @@ export async function connectUser(
     record("launch", performance.now() - started);
   }
   let opened = false;
+  let Base: WebSocketConstructor;
+  try {
+    Base = await (baseWebSocket ??= webSocketClass().then((found) =>
+      found ?? (globalThis as { WebSocket: WebSocketConstructor }).WebSocket
+    ));
+  } catch (error) {
+    throw new StepFailure("connect", "no-websocket", describeError(error), { cause: error });
+  }
   const client = new TrameClient(config, {
     secret: target.secret,
     session: {
       helloTimeout: scenario.timeout,
       callTimeout: scenario.timeout,
       signal,
-      WebSocket: timedWebSocket(() => {
+      WebSocket: timedWebSocket(Base, () => {
         opened = true;
         record("connect", performance.now() - started);
       }),
@@ -156,10 +165,12 @@ export async function connectUser(
   return client;
 }
 
-// The runtime's WebSocket, telling when the socket opened (the handshake comes after). On Bun it
-// offers no permessage-deflate, as the session does with Bun's own class (a subclass is not it).
-function timedWebSocket(onOpen: () => void): WebSocketConstructor {
-  const Base = (globalThis as { WebSocket: WebSocketConstructor }).WebSocket;
+// The runtime's WebSocket (or `ws` on Node 20 and 21), resolved once per thread.
+let baseWebSocket: Promise<WebSocketConstructor> | undefined;
+
+// A WebSocket class telling when the socket opened (the handshake comes after). On Bun it offers
+// no permessage-deflate, as the session does with Bun's own class (a subclass is not it).
+function timedWebSocket(Base: WebSocketConstructor, onOpen: () => void): WebSocketConstructor {
   const options = "Bun" in globalThis ? { perMessageDeflate: false } : undefined;
   return class TimedWebSocket extends Base {
     constructor(url: string, protocols?: string | string[]) {
