@@ -48,6 +48,8 @@ p99.9, max per step kind), errors by kind and the generator's own CPU and memory
   --scenario FILE      steps in JSON or YAML (default: write a key of its own, read it back,
                        think 1 s; needs nothing but trame)
   --secret S           wslink secret (default wslink-secret; with --launcher, the one it returns)
+  --timeout MS         limit of connecting and of each step, in ms (default: the scenario's
+                       timeout, else 10000; a step's own timeout still wins)
   --launcher URL       POST to this wslink launcher for each user and connect to the sessionURL
                        it returns; HTTP 503 (all resources taken) is counted as "busy"
   --application NAME   the application the launch request asks for (default trame)
@@ -74,6 +76,7 @@ export async function loadCommand(argv: readonly string[], output: CliOutput): P
       "duration",
       "scenario",
       "secret",
+      "timeout",
       "launcher",
       "application",
       "workers",
@@ -101,7 +104,10 @@ export async function loadCommand(argv: readonly string[], output: CliOutput): P
     if (error instanceof ThresholdError) throw new UsageError(error.message);
     throw error;
   }
-  const loaded = await scenarioOf(args.values.get("scenario"));
+  const timeout = args.values.has("timeout")
+    ? wholeNumber(args, "timeout", 0, 1, 2 ** 31 - 1)
+    : undefined;
+  const loaded = await scenarioOf(args.values.get("scenario"), timeout);
   const jsonPath = args.values.get("json");
   const htmlPath = args.values.get("html");
 
@@ -216,19 +222,27 @@ function checkUrl(text: string, protocols: string[], what: string): void {
   }
 }
 
-async function scenarioOf(path: string | undefined): Promise<LoadedScenario> {
+// The scenario file (or the default one), with --timeout as its default step timeout when given.
+async function scenarioOf(
+  path: string | undefined,
+  timeoutMs: number | undefined,
+): Promise<LoadedScenario> {
   try {
-    if (path !== undefined) return await loadScenarioFile(path);
-    const source = "default scenario";
-    return {
-      value: DEFAULT_SCENARIO_SOURCE,
-      source,
-      scenario: parseScenario(DEFAULT_SCENARIO_SOURCE, source),
-    };
+    const file = path === undefined
+      ? { value: DEFAULT_SCENARIO_SOURCE, source: "default scenario" }
+      : await loadScenarioFile(path);
+    const value = timeoutMs === undefined || !isRecord(file.value)
+      ? file.value
+      : { ...file.value, timeout: `${timeoutMs}ms` };
+    return { value, source: file.source, scenario: parseScenario(value, file.source) };
   } catch (error) {
     if (error instanceof ScenarioError) throw new UsageError(error.message);
     throw error;
   }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
 }
 
 function wholeNumber(args: ParsedArgs, name: string, fallback: number, min: number, max: number) {

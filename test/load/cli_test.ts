@@ -104,6 +104,27 @@ test("thresholds decide the exit code; --json and --html write the results", asy
   });
 });
 
+test("--timeout bounds each step: a trigger slower than it counts as trigger.timeout", async () => {
+  await using server = await serve({ port: 0, log: () => {} });
+  server.trigger("slow_add", async () => {
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    return 3;
+  });
+  await withFolder(async (folder) => {
+    const scenario = join(folder, "scenario.json");
+    writeFileSync(scenario, JSON.stringify(SCENARIO));
+    const result = await load([
+      server.url,
+      ...["--users", "1", "--duration", "2", "--workers", "0", "--timeout", "1000"],
+      ...["--scenario", scenario, "--max-errors", "0", "--json", "-"],
+    ]);
+    assert.equal(result.code, THRESHOLDS_FAILED_EXIT, explain(result));
+    const printed = JSON.parse(result.stdout);
+    assert.deepEqual(Object.keys(printed.errors), ["trigger.timeout"]);
+    assert.equal(printed.metrics.trigger, undefined);
+  });
+});
+
 test("a bad scenario, a bad URL, a bad flag and a refused connection: one line, its exit code", async () => {
   await withFolder(async (folder) => {
     const scenario = join(folder, "bad.yaml");
