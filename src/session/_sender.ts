@@ -4,13 +4,22 @@
 import { generateChunks } from "../codec/chunker.ts";
 import { HEADER_LENGTH } from "../codec/header.ts";
 
-/** What the sender needs of a socket: the two members of the standard `WebSocket` it uses. */
+/** What the sender needs of a socket: three members of the standard `WebSocket`. */
 export interface FrameSink {
   /** Sends one binary frame; throws when the socket is broken. */
   send(frame: Uint8Array): void;
   /** Bytes handed to `send` and not yet written out (`undefined` reads as 0). */
   readonly bufferedAmount: number;
+  /**
+   * 1 while open; once closing (2) or closed (3) nothing more is sent. A socket that is closing
+   * discards what it is given and may report a `bufferedAmount` of 0 (Node's does), which would
+   * otherwise let a large message run through the whole outbox at once. `undefined`: open.
+   */
+  readonly readyState?: number;
 }
+
+// The standard WebSocket's OPEN readyState.
+const OPEN = 1;
 
 /** A message in the outbox. */
 export interface OutgoingMessage {
@@ -82,9 +91,12 @@ export class Sender {
     return outgoing;
   }
 
-  /** Sends one ready frame now, ahead of the outbox; false when sending failed or is closed. */
+  /**
+   * Sends one ready frame now, ahead of the outbox; false when sending failed, the sender is
+   * closed, or the socket is no longer open.
+   */
   sendFrame(frame: Uint8Array): boolean {
-    if (this.#closed) return false;
+    if (this.#closed || !this.#sinkOpen()) return false;
     try {
       this.#sink.send(frame);
       return true;
@@ -116,7 +128,8 @@ export class Sender {
     if (this.#pumping) return;
     this.#pumping = true;
     try {
-      while (!this.#closed && this.#outbox.length > 0) {
+      // A socket that left the open state never sends again: the messages wait for close().
+      while (!this.#closed && this.#outbox.length > 0 && this.#sinkOpen()) {
         const outgoing = this.#outbox[0];
         for (const frame of generateChunks(outgoing.bytes, this.frameLimit)) {
           if (!this.#hasRoom(frame.byteLength)) await this.#roomFor(frame.byteLength);
@@ -137,6 +150,11 @@ export class Sender {
     this.#onFailure(error);
   }
 
+  #sinkOpen(): boolean {
+    const state = this.#sink.readyState;
+    return state === undefined || state === OPEN;
+  }
+
   #hasRoom(frameSize: number): boolean {
     const buffered = this.#sink.bufferedAmount ?? 0;
     return buffered === 0 || buffered + frameSize <= this.#highWaterMark;
@@ -147,7 +165,7 @@ export class Sender {
     return new Promise((resolve) => {
       const check = () => {
         this.#pollTimer = undefined;
-        if (this.#closed || this.#hasRoom(frameSize)) this.#stopWaiting();
+        if (this.#closed || !this.#sinkOpen() || this.#hasRoom(frameSize)) this.#stopWaiting();
         else this.#pollTimer = setTimeout(check, BACKPRESSURE_POLL_MS);
       };
       this.#wakePump = resolve;

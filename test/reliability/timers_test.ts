@@ -84,6 +84,8 @@ test("a connection dropped while an upload waits on bufferedAmount leaves no tim
       await waitFor(() => server.clients.length === 1, 2_000, "the server knowing the client");
       server.clients[0].close(4000, "dropped");
       await assertAllClosed(upload);
+      // Frames handed to a socket that is closing count as sent: Node's discards them and reads
+      // bufferedAmount 0, so a sender that kept going would run through the upload at once.
       const sent = wire.sentSizes.length;
       assert.ok(sent < 1000, `the upload stopped (${sent} frames sent)`);
       await waitFor(() => live() === 0, 2_000, "every timer fired or cleared");

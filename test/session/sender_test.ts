@@ -124,3 +124,21 @@ test("Sender reports a sink that throws once, and sends nothing after", () => {
   assert.equal(failures.length, 1);
   assert.match(String(failures[0]), /socket broken/);
 });
+
+test("Sender stops at a socket that is closing, even one that reports nothing buffered", async () => {
+  // Node's WebSocket, once closing, discards what it is given and reads bufferedAmount 0.
+  const sink = { ...recordingSink(), readyState: 1 };
+  const sender = new Sender({ sink, highWaterMark: 100, frameLimit: 62, onFailure: noFailure });
+  try {
+    sender.send(message(50 * 1000, 3)); // 1,000 frames, one per drain
+    await until(() => sink.frames.length === 1, "the first frame");
+    sink.readyState = 2;
+    sink.bufferedAmount = 0;
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    assert.equal(sink.frames.length, 1, "nothing goes into a closing socket");
+    assert.equal(sender.send(message(10, 4)), undefined);
+    assert.equal(sink.frames.length, 1, "not even a message that would fit at once");
+  } finally {
+    sender.close();
+  }
+});
