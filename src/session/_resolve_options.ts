@@ -5,11 +5,15 @@ import { DEFAULT_SECRET, MIN_FRAME_SIZE } from "../protocol/defaults.ts";
 import { readEnvironmentVariable } from "../util/runtime.ts";
 import type { WebSocketConstructor, WslinkSessionOptions } from "./options.ts";
 
+/** How long `close()` waits for the server's confirmation by default, in milliseconds. */
+export const DEFAULT_CLOSE_TIMEOUT_MS = 1_000;
+
 /** The options after defaults, validation and the environment are applied. */
 export interface ResolvedSessionOptions {
   readonly secret: string;
   readonly helloTimeout: number;
   readonly callTimeout: number;
+  readonly closeTimeout: number;
   /** The client-side frame cap before the server's limit is known (option and env); 0: none. */
   readonly maxFrameSize: number;
   readonly sendHighWaterMark: number;
@@ -33,6 +37,7 @@ export function resolveSessionOptions(options: WslinkSessionOptions): ResolvedSe
     secret: options.secret ?? DEFAULT_SECRET,
     helloTimeout: options.helloTimeout ?? 10_000,
     callTimeout: options.callTimeout ?? 0,
+    closeTimeout: options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT_MS,
     maxFrameSize: smallestLimit(
       checkFrameSize("maxFrameSize", options.maxFrameSize ?? 0),
       environmentFrameSize(),
@@ -52,6 +57,7 @@ export function resolveSessionOptions(options: WslinkSessionOptions): ResolvedSe
   }
   checkDuration("helloTimeout", resolved.helloTimeout);
   checkDuration("callTimeout", resolved.callTimeout);
+  checkDuration("closeTimeout", resolved.closeTimeout);
   if (!Number.isSafeInteger(resolved.sendHighWaterMark) || resolved.sendHighWaterMark < 1) {
     throw new RangeError(
       `sendHighWaterMark must be a positive integer, got ${resolved.sendHighWaterMark}`,

@@ -16,7 +16,9 @@ export {
 /**
  * What kind of client-side failure a {@link CLIENT_ERROR} reports; found in `data.kind`.
  *
- * - `closed`: the connection ended (`data.code`, `data.reason` say how).
+ * - `closed`: the connection ended (`data.code`, `data.reason` say how). When it never opened,
+ *   `data.status` is the HTTP status the server answered instead of upgrading, and
+ *   `data.errorCode` the system's error (`ECONNREFUSED`), where the runtime gives them.
  * - `timeout`: no reply in time (`data.timeout` in milliseconds).
  * - `aborted`: the caller's `AbortSignal` fired (`data.reason` is the signal's reason).
  * - `encode`: the arguments could not be encoded as msgpack (`data.cause`).
@@ -76,6 +78,23 @@ export function abortedError(signal: AbortSignal, what: string): WslinkError {
 export function closedError(code: number, reason: string): WslinkError {
   const how = `${code}${reason === "" ? "" : `: ${reason}`}`;
   return clientError("closed", `the connection is closed (${how})`, { code, reason });
+}
+
+/**
+ * @internal The rejection of everything pending when the socket closed without ever opening:
+ * `failure` says why, with the HTTP status or the system's error code where the runtime gives it.
+ */
+export function openFailedError(
+  code: number,
+  failure: { reason: string; status?: number; errorCode?: string },
+): WslinkError {
+  const { reason, status, errorCode } = failure;
+  return clientError("closed", `cannot open the connection (${code}: ${reason})`, {
+    code,
+    reason,
+    ...(status === undefined ? {} : { status }),
+    ...(errorCode === undefined ? {} : { errorCode }),
+  });
 }
 
 /** @internal Whether `error` says the connection was closed (or never open). */

@@ -17,6 +17,12 @@ export type WslinkSessionOptions = Readonly<
      */
     helloTimeout: number;
     /**
+     * Milliseconds `close()` waits for the server to confirm the close before it drops the
+     * connection; 0 drops it at once. Default 1,000. A server busy in a handler may not read the
+     * close frame until the handler returns.
+     */
+    closeTimeout: number;
+    /**
      * Default timeout of every call in milliseconds; 0 means none. Default 0: a server method may
      * legitimately run for minutes. A call's own `timeout` overrides it.
      */

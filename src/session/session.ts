@@ -12,7 +12,7 @@ import { Emitter } from "../util/emitter.ts";
 import { PendingCalls } from "./_pending.ts";
 import { MessageReader } from "./_reader.ts";
 import { type OutgoingMessage, Sender } from "./_sender.ts";
-import { closeWebSocket, openWebSocket } from "./_socket.ts";
+import { type OpenFailure, SocketLink } from "./_socket.ts";
 import { TopicRegistry } from "./_topics.ts";
 import {
   checkCallArguments,
@@ -23,7 +23,7 @@ import {
   resolveSessionOptions,
   smallestLimit,
 } from "./_resolve_options.ts";
-import { abortedError, clientError, closedError } from "./errors.ts";
+import { abortedError, clientError, closedError, openFailedError } from "./errors.ts";
 import { waitAtMost } from "../util/timers.ts";
 import type {
   SessionCloseEvent,
@@ -34,8 +34,8 @@ import type {
 import type { CallOptions, WslinkSessionOptions } from "./options.ts";
 import type { Subscription, TopicStream, TopicStreamOptions } from "./subscription.ts";
 
-// How long close() waits for the socket to confirm before giving up on it.
-const CLOSE_CONFIRM_MS = 3_000;
+// How long close() waits for the close event of a socket it dropped.
+const DROP_CONFIRM_MS = 200;
 // The session's events as the emitter takes them: one argument each.
 type SessionEventArgs = { [K in keyof SessionEventMap]: [event: SessionEventMap[K]] };
 
@@ -73,7 +73,7 @@ const constructorKey = Symbol("WslinkSession");
  */
 export class WslinkSession implements AsyncDisposable {
   readonly #url: string;
-  readonly #socket: WebSocket;
+  readonly #link: SocketLink;
   readonly #options: ResolvedSessionOptions;
   readonly #encoder: FrameEncoder;
   readonly #reader: MessageReader;
@@ -115,15 +115,15 @@ export class WslinkSession implements AsyncDisposable {
     );
     let markSocketClosed!: () => void;
     this.#socketClosed = new Promise((resolve) => markSocketClosed = resolve);
-    this.#socket = openWebSocket(options.WebSocket, url, {
+    this.#link = new SocketLink(options.WebSocket, url, {
       message: (data) => this.#receive(data),
-      close: (code, reason) => {
+      close: (code, reason, failure) => {
         markSocketClosed();
-        this.#abort(code, reason, false);
+        this.#abort(code, reason, false, failure);
       },
     }, options.compression);
     this.#sender = new Sender({
-      sink: this.#socket,
+      sink: this.#link.socket,
       highWaterMark: options.sendHighWaterMark,
       frameLimit: options.maxFrameSize,
       onFailure: (error) => this.#abort(1006, `sending failed: ${String(error)}`, false),
@@ -311,13 +311,18 @@ export class WslinkSession implements AsyncDisposable {
   }
 
   /**
-   * Ends the session: pending calls reject with -32099, subscriptions end, the socket closes
-   * with `code` (1000 or 3000 to 4999) and `reason`. Resolves once the socket confirmed the close
-   * (or after 3 s without confirmation). Calling it again does nothing more.
+   * Ends the session: pending calls reject with -32099 at once, subscriptions end, the socket
+   * closes with `code` (1000 or 3000 to 4999) and `reason`. Resolves once the server confirmed
+   * the close, or after `closeTimeout` ms (default 1,000): then the connection is dropped
+   * without waiting any longer, so that a server busy in a handler (which reads no close frame)
+   * cannot keep the process alive. Calling it again does nothing more.
    */
   async close(code = 1000, reason = ""): Promise<void> {
     if (this.#closeInfo === undefined) this.#abort(checkCloseCode(code), String(reason), true);
-    await waitAtMost(this.#socketClosed, CLOSE_CONFIRM_MS);
+    await waitAtMost(this.#socketClosed, this.#options.closeTimeout);
+    if (!this.#link.closed && this.#link.drop()) {
+      await waitAtMost(this.#socketClosed, DROP_CONFIRM_MS);
+    }
   }
 
   /** Closes the session, for `await using`. */
@@ -328,7 +333,7 @@ export class WslinkSession implements AsyncDisposable {
   async #handshake(helloFrames: readonly Uint8Array[]): Promise<void> {
     const { helloTimeout, signal } = this.#options;
     const reply = this.#pending.track(HELLO_ID, helloTimeout, signal, "the hello");
-    this.#socket.addEventListener("open", () => {
+    this.#link.socket.addEventListener("open", () => {
       for (const frame of helloFrames) if (!this.#sender.sendFrame(frame)) return;
     }, { once: true });
     try {
@@ -383,15 +388,17 @@ export class WslinkSession implements AsyncDisposable {
   }
 
   /** Ends everything, once: calls, sends, timers, subscriptions, the socket. */
-  #abort(code: number, reason: string, local: boolean): void {
+  #abort(code: number, reason: string, local: boolean, failure?: OpenFailure): void {
     if (this.#closeInfo !== undefined) return;
     this.#closeInfo = { code, reason, local };
-    this.#pending.close(closedError(code, reason));
+    this.#pending.close(
+      failure === undefined ? closedError(code, reason) : openFailedError(code, failure),
+    );
     this.#sender.close();
     this.#encoder.dispose();
     this.#topics.end();
     this.#reader.release();
-    closeWebSocket(this.#socket, local ? code : 1000, reason);
+    this.#link.close(local ? code : 1000, reason);
     this.#events.emit("close", { code, reason, local });
     this.#events.clear();
   }
