@@ -82,6 +82,7 @@ export type {
 } from "./src/session/events.ts";
 export { TrameClient } from "./src/trame/client.ts";
 export type {
+  ConnectOptions,
   ReconnectOptions,
   TrameAction,
   TrameClientEventMap,
@@ -89,6 +90,7 @@ export type {
   TrameClientStatus,
 } from "./src/trame/client.ts";
 export { ClientState } from "./src/trame/client_state.ts";
+export type { WaitForOptions } from "./src/trame/client_state.ts";
 export { launch, LauncherError } from "./src/trame/launcher.ts";
 export type { LaunchOptions, TrameConnectionConfig } from "./src/trame/launcher.ts";
 export { StateCascadeError, StateListenerError, StateUpdateError } from "./src/trame/state.ts";

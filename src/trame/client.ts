@@ -3,8 +3,9 @@
  * the launcher, on top of {@link WslinkSession}.
  * @module
  */
-import { clientError, isClosedError, type WslinkError } from "../session/errors.ts";
-import type { WslinkSessionOptions } from "../session/options.ts";
+import { abortedError, clientError, isClosedError, WslinkError } from "../session/errors.ts";
+import type { CallOptions, WslinkSessionOptions } from "../session/options.ts";
+import { checkDuration, DEFAULT_CLOSE_TIMEOUT_MS } from "../session/_resolve_options.ts";
 import { WslinkSession } from "../session/session.ts";
 import type { SessionCloseEvent } from "../session/events.ts";
 import { ClientState } from "./client_state.ts";
@@ -40,11 +41,32 @@ export type ReconnectOptions = Readonly<
   }>
 >;
 
+/** Options of {@link TrameClient.connect}. */
+export type ConnectOptions = Readonly<
+  Partial<{
+    /**
+     * Milliseconds the whole of `connect()` may take (launcher, hello, initial state, lifecycle);
+     * 0 means no limit. Default: the client's `connectTimeout`.
+     */
+    timeout: number;
+    /** Aborts connecting: `connect()` rejects with code -32099, kind `aborted`. */
+    signal: AbortSignal;
+  }>
+>;
+
+// How long `connect()` may take by default, in milliseconds.
+const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
+
 /** Options of {@link TrameClient}; every field is optional. */
 export type TrameClientOptions = Readonly<
   Partial<{
     /** The wslink secret; wins over the config's. Default: the config's, else `"wslink-secret"`. */
     secret: string;
+    /**
+     * Milliseconds each connection attempt may take, `connect()` and every reconnect attempt:
+     * launcher, hello, initial state and lifecycle together; 0 means no limit. Default 30,000.
+     */
+    connectTimeout: number;
     /** Prefix of this client's keys on the server (trame's translator), e.g. `"child_"`. */
     prefix: string;
     /** Explicit key translations, local name → server name. */
@@ -116,6 +138,8 @@ export class TrameClient<T extends Record<string, unknown> = Record<string, unkn
   #status: TrameClientStatus = "disconnected";
   #session: WslinkSession | undefined;
   #connecting: Promise<void> | undefined;
+  // The attempt under way, which disconnect() cuts short.
+  #attempt: ConnectAttempt | undefined;
   readonly #events = new Emitter<TrameClientEventArgs>((type, error) => {
     if (type !== "error") this.#emit("error", { error, context: `${type} listener` });
   });
@@ -138,6 +162,7 @@ export class TrameClient<T extends Record<string, unknown> = Record<string, unkn
       ? { sessionURL: urlOrConfig }
       : { ...urlOrConfig };
     this.#options = options;
+    checkDuration("connectTimeout", options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_MS);
     this.#translator = new KeyTranslator(options);
     this.state = new ClientState<T>({
       commit: (changes) => this.#commit(changes),
@@ -169,15 +194,25 @@ export class TrameClient<T extends Record<string, unknown> = Record<string, unkn
   /**
    * Connects: handshake, `trame.state.get`, subscriptions, `trame.lifecycle.update
    * ("client_connected")`. Resolves with the state loaded. A no-op while connected; while
-   * connecting, waits for that attempt.
+   * connecting, waits for that attempt (and its time limit).
+   *
+   * Rejects with a -32099 `WslinkError` of kind `timeout` when it took longer than `timeout`
+   * (default `connectTimeout`, 30 s), `aborted` when `signal` aborted, `closed` when the
+   * connection failed or `disconnect()` was called meanwhile; or with the server's error (-32000
+   * for a wrong secret), or a `LauncherError`.
    */
-  connect(): Promise<void> {
+  connect(options: ConnectOptions = {}): Promise<void> {
+    try {
+      checkDuration("timeout", options.timeout ?? 0);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     this.#wanted = true;
     if (this.#status === "connected") return Promise.resolve();
     if (this.#connecting !== undefined) return this.#connecting;
     this.#cancelReconnect();
     this.#setStatus("connecting");
-    this.#connecting = this.#open().then(
+    this.#connecting = this.#open(options).then(
       () => {
         this.#connecting = undefined;
         this.#setStatus("connected");
@@ -195,28 +230,33 @@ export class TrameClient<T extends Record<string, unknown> = Record<string, unkn
 
   /**
    * Disconnects: sends `trame.lifecycle.update("client_exited")` and, with `exitServerAfter`,
-   * `application.exit.later` (seconds, default 0), then closes. Stops any reconnecting.
-   * Unacknowledged changes stay queued for a later `connect()`.
+   * `application.exit.later` (seconds), then closes the session. Stops any reconnecting and cuts
+   * a connection attempt short. Unacknowledged changes stay queued for a later `connect()`.
+   *
+   * Prompt whatever the server does: the goodbye is sent, not waited for (the server reads it
+   * before the close); the session's `closeTimeout` (1 s by default) bounds the wait for the
+   * server to confirm the close, and, with `exitServerAfter`, for its answer to the exit request,
+   * whose failure becomes an `error` event (context `disconnect`).
    */
   async disconnect(options: { exitServerAfter?: number } = {}): Promise<void> {
     this.#wanted = false;
     this.#cancelReconnect();
+    this.#attempt?.cancel();
     const connecting = this.#connecting;
     if (connecting !== undefined) await connecting.catch(() => {});
     const session = this.#session;
     this.#session = undefined;
     if (session !== undefined && !session.closed) {
-      try {
-        await session.call(TRAME_METHODS.lifecycleUpdate, [LIFECYCLE_PHASES.exited], {}, {
-          timeout: 2000,
+      // trame answers the goodbye with null: nothing to wait for, and a busy server would not.
+      session.call(TRAME_METHODS.lifecycleUpdate, [LIFECYCLE_PHASES.exited]).catch(() => {});
+      if (options.exitServerAfter !== undefined) {
+        const exit = session.call(TRAME_METHODS.exitLater, [options.exitServerAfter], {}, {
+          timeout: this.#closeTimeout,
         });
-        if (options.exitServerAfter !== undefined) {
-          await session.call(TRAME_METHODS.exitLater, [options.exitServerAfter], {}, {
-            timeout: 2000,
-          });
-        }
-      } catch (error) {
-        this.#emit("error", { error, context: "disconnect" });
+        // With no time to wait (closeTimeout 0), the request goes out unwatched.
+        if (this.#closeTimeout > 0) {
+          await exit.catch((error) => this.#emit("error", { error, context: "disconnect" }));
+        } else exit.catch(() => {});
       }
       await session.close();
     }
@@ -230,14 +270,20 @@ export class TrameClient<T extends Record<string, unknown> = Record<string, unkn
 
   /**
    * Calls the server function registered as trigger `name` and resolves with what it returns.
-   * Rejects with the server's `WslinkError` when it raised, or -32099 when not connected.
+   * Rejects with the server's `WslinkError` when it raised, or -32099 when not connected, when
+   * no reply came within `timeout` (default: the session's `callTimeout`, none unless set) or
+   * when `signal` aborted it.
+   *
+   * trame replies before it publishes the state changes the trigger made: when the reply
+   * arrives, `state` may not have them yet. Wait for them with {@link ClientState.waitFor}.
    */
   trigger<R = unknown>(
     name: string,
     args: unknown[] = [],
     kwargs: Record<string, unknown> = {},
+    options: CallOptions = {},
   ): Promise<R> {
-    return this.#call<R>(TRAME_METHODS.trigger, [name, args, kwargs]);
+    return this.#call<R>(TRAME_METHODS.trigger, [name, args, kwargs], options);
   }
 
   /** Asks the server to publish the current values of `keys` to every client, this one included. */
@@ -257,11 +303,15 @@ export class TrameClient<T extends Record<string, unknown> = Record<string, unkn
     return () => void this.#actionCallbacks.delete(registration);
   }
 
-  #call<R>(method: string, args: unknown[]): Promise<R> {
+  #call<R>(method: string, args: unknown[], options: CallOptions = {}): Promise<R> {
     if (this.#session === undefined || this.#status !== "connected") {
       return Promise.reject(this.#notConnected());
     }
-    return this.#session.call<R>(method, args);
+    return this.#session.call<R>(method, args, {}, options);
+  }
+
+  get #closeTimeout(): number {
+    return this.#options.session?.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT_MS;
   }
 
   #notConnected(): WslinkError {
@@ -271,19 +321,33 @@ export class TrameClient<T extends Record<string, unknown> = Record<string, unkn
     });
   }
 
-  // One full connection: launcher, handshake, subscriptions, state load, lifecycle.
-  async #open(): Promise<void> {
-    const config = await launch(this.#config, this.#options.launcher);
-    // A launcher hands out a session URL (and secret) to reuse on reconnect.
-    this.#config = { ...config };
-    const session = await WslinkSession.connect(config.sessionURL, {
-      ...this.#options.session,
-      secret: this.#options.secret ?? config.secret,
-    });
+  // One full connection: launcher, handshake, subscriptions, state load, lifecycle; within the
+  // attempt's time limit, and cut short by its signal or by disconnect().
+  async #open(options: ConnectOptions = {}): Promise<void> {
+    const timeout = options.timeout ?? this.#options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    const attempt = new ConnectAttempt(timeout, options.signal);
+    this.#attempt = attempt;
+    let session: WslinkSession | undefined;
     try {
+      const launcher = this.#options.launcher;
+      attempt.step = "the launcher";
+      const config = await launch(this.#config, {
+        ...launcher,
+        signal: attempt.signalWith(launcher?.signal),
+      });
+      // A launcher hands out a session URL (and secret) to reuse on reconnect.
+      this.#config = { ...config };
+      attempt.step = "the hello";
+      session = await WslinkSession.connect(config.sessionURL, {
+        ...this.#options.session,
+        secret: this.#options.secret ?? config.secret,
+        signal: attempt.signalWith(this.#options.session?.signal),
+      });
       session.subscribe(STATE_TOPIC, (payload) => this.#onStatePublish(payload));
       session.subscribe(ACTIONS_TOPIC, (payload) => this.#onActionsPublish(payload));
-      const reply = await session.call<{ state?: unknown }>(TRAME_METHODS.stateGet);
+      const calls = { signal: attempt.signal };
+      attempt.step = TRAME_METHODS.stateGet;
+      const reply = await session.call<{ state?: unknown }>(TRAME_METHODS.stateGet, [], {}, calls);
       const serverState = reply?.state;
       if (!isMap(serverState)) {
         throw clientError("protocol", `${TRAME_METHODS.stateGet} did not return a state object`);
@@ -294,18 +358,21 @@ export class TrameClient<T extends Record<string, unknown> = Record<string, unkn
         // A listener threw: the state is loaded all the same, the connection is fine.
         this.#emit("error", { error, context: TRAME_METHODS.stateGet });
       }
-      await session.call(TRAME_METHODS.lifecycleUpdate, [LIFECYCLE_PHASES.connected]);
+      attempt.step = TRAME_METHODS.lifecycleUpdate;
+      await session.call(TRAME_METHODS.lifecycleUpdate, [LIFECYCLE_PHASES.connected], {}, calls);
+      // disconnect() may have been called as the last reply came in.
+      if (!this.#wanted) attempt.cancel();
+      attempt.check();
     } catch (error) {
-      await session.close();
-      throw error;
+      await session?.close();
+      throw attempt.explain(error, this.#config.sessionURL ?? this.#config.sessionManagerURL);
+    } finally {
+      attempt.end();
+      if (this.#attempt === attempt) this.#attempt = undefined;
     }
-    if (!this.#wanted) {
-      // disconnect() was called while connecting.
-      await session.close();
-      throw clientError("closed", "disconnected while connecting", { code: 1000, reason: "" });
-    }
-    session.on("close", (event) => this.#onSessionClose(session, event));
-    this.#session = session;
+    const connected = session;
+    connected.on("close", (event) => this.#onSessionClose(connected, event));
+    this.#session = connected;
   }
 
   // Server values become current, except keys with local changes still to send (ours win).
@@ -474,14 +541,103 @@ export class TrameClient<T extends Record<string, unknown> = Record<string, unkn
     const previous = this.#status;
     if (previous === status) return;
     this.#status = status;
+    if (status === "disconnected") {
+      this.state.endWaits(clientError("closed", "the trame client disconnected", {
+        code: 0,
+        reason: "disconnected",
+      }));
+    }
     this.#emit("status", { status, previous });
   }
 
   #emit<K extends keyof TrameClientEventMap>(type: K, event: TrameClientEventMap[K]): void {
     const heard = this.#events.emit(type, ...[event] as TrameClientEventArgs[K]);
-    if (!heard && type === "error") {
-      console.error("trame-wire:", (event as TrameClientEventMap["error"]).error);
+    if (!heard && type === "error") reportUnheard(event as TrameClientEventMap["error"]);
+  }
+}
+
+/**
+ * An `error` event nobody listens to goes to the console: a failure of the connection or the
+ * server (a `WslinkError`) as one line, since its stack says nothing; anything else (a listener
+ * of the application that threw) with its stack, which says where.
+ */
+function reportUnheard({ error, context }: TrameClientEventMap["error"]): void {
+  if (error instanceof WslinkError) console.error(`trame-wire: ${context}: ${error.message}`);
+  else console.error(`trame-wire: ${context}:`, error);
+}
+
+/**
+ * One connection attempt's time limit and cancellation: its `signal` aborts when the time is up,
+ * when the caller's signal aborts, or on `cancel()` (disconnect); `explain` then turns what the
+ * interrupted step threw into the error that says which of these happened.
+ */
+class ConnectAttempt {
+  /** What the attempt waits for, named in the timeout's message. */
+  step = "";
+  readonly #controller = new AbortController();
+  readonly #timeout: number;
+  readonly #callerSignal: AbortSignal | undefined;
+  readonly #onCallerAbort = () => this.#stop("aborted");
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #stopped: "timeout" | "aborted" | "cancelled" | undefined;
+
+  constructor(timeout: number, signal: AbortSignal | undefined) {
+    this.#timeout = timeout;
+    this.#callerSignal = signal;
+    if (timeout > 0) this.#timer = setTimeout(() => this.#stop("timeout"), timeout);
+    if (signal?.aborted) this.#stop("aborted");
+    else signal?.addEventListener("abort", this.#onCallerAbort, { once: true });
+  }
+
+  /** Aborts when the attempt is over early. */
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  /** This attempt's signal, combined with `other` when there is one. */
+  signalWith(other: AbortSignal | undefined): AbortSignal {
+    return other === undefined ? this.signal : AbortSignal.any([this.signal, other]);
+  }
+
+  /** Ends the attempt early: disconnect() was called. */
+  cancel(): void {
+    this.#stop("cancelled");
+  }
+
+  /** Throws when the attempt was stopped (a step may have finished just as it was). */
+  check(): void {
+    if (this.#stopped !== undefined) throw new Error("stopped");
+  }
+
+  /** The error `connect()` rejects with, given what the step threw. */
+  explain(error: unknown, url = "the server"): unknown {
+    switch (this.#stopped) {
+      case "timeout":
+        return clientError(
+          "timeout",
+          `connecting to ${url} took longer than ${this.#timeout} ms (waiting for ${this.step})`,
+          { timeout: this.#timeout },
+        );
+      case "aborted":
+        return abortedError(this.#callerSignal!, `connecting to ${url}`);
+      case "cancelled":
+        return clientError("closed", "disconnected while connecting", { code: 1000, reason: "" });
+      default:
+        return error;
     }
+  }
+
+  /** Clears the timer and the caller's listener. */
+  end(): void {
+    clearTimeout(this.#timer);
+    this.#callerSignal?.removeEventListener("abort", this.#onCallerAbort);
+  }
+
+  #stop(why: "timeout" | "aborted" | "cancelled"): void {
+    if (this.#stopped !== undefined) return;
+    this.#stopped = why;
+    this.end();
+    this.#controller.abort(why);
   }
 }
 

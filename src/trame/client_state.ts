@@ -3,7 +3,19 @@
  * `flush()` that resolves once the server has acknowledged the changes.
  * @module
  */
+import { abortedError, clientError, type WslinkError } from "../session/errors.ts";
+import { checkDuration } from "../session/_resolve_options.ts";
 import { type ChangeListener, State, type StateKey } from "./state.ts";
+
+/** Options of {@link ClientState.waitFor}. */
+export type WaitForOptions = Readonly<
+  Partial<{
+    /** Milliseconds to wait; 0 means no limit. Default 0. */
+    timeout: number;
+    /** Aborts the wait: it rejects with code -32099, kind `aborted`. */
+    signal: AbortSignal;
+  }>
+>;
 
 /** What the client state needs from its owner: sending, and waiting for what was sent. */
 export interface StateTransport {
@@ -35,6 +47,8 @@ export interface StateTransport {
 export class ClientState<T extends Record<string, unknown> = Record<string, unknown>> {
   readonly #state: State<T>;
   readonly #transport: StateTransport;
+  // The rejections of the waitFor() calls still waiting.
+  readonly #waits = new Set<(error: WslinkError) => void>();
 
   /** Made by `TrameClient`; not meant to be built by hand. */
   constructor(transport: StateTransport) {
@@ -132,6 +146,79 @@ export class ClientState<T extends Record<string, unknown> = Record<string, unkn
   async flush(): Promise<void> {
     this.#state.flush();
     await this.#transport.settled();
+  }
+
+  /**
+   * Resolves with the value of `key` once `predicate` holds for it: at once when it already
+   * does, else at the first change that makes it hold, from the server or from here. Rejects
+   * with a -32099 `WslinkError` of kind `timeout` after `timeout` ms, `aborted` when `signal`
+   * aborts, `closed` when the client disconnects (not while it reconnects); or with what
+   * `predicate` threw.
+   *
+   * trame answers a trigger before it publishes the state the trigger changed, so a value the
+   * reply announces may not be here yet when the reply is:
+   *
+   * @example
+   * ```ts ignore
+   * const counter = await client.trigger<number>("bump");
+   * await client.state.waitFor("counter", (value) => value === counter, { timeout: 5000 });
+   * ```
+   */
+  waitFor<K extends StateKey<T>>(
+    key: K,
+    predicate: (value: T[K]) => boolean,
+    options: WaitForOptions = {},
+  ): Promise<T[K]> {
+    const { timeout = 0, signal } = options;
+    try {
+      checkDuration("timeout", timeout);
+      if (typeof predicate !== "function") throw new TypeError("predicate must be a function");
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const what = `waiting for ${key}`;
+    if (signal?.aborted) return Promise.reject(abortedError(signal, what));
+    return new Promise<T[K]>((resolve, reject) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      let stopListening = () => {};
+      const finish = () => {
+        clearTimeout(timer);
+        stopListening();
+        signal?.removeEventListener("abort", onAbort);
+        this.#waits.delete(fail);
+      };
+      const fail = (error: unknown) => {
+        finish();
+        reject(error);
+      };
+      const onAbort = () => fail(abortedError(signal!, what));
+      // Whether the wait is over: the value satisfies the predicate, or the predicate threw.
+      const settled = (): boolean => {
+        try {
+          const value = this.get(key);
+          if (!predicate(value)) return false;
+          finish();
+          resolve(value);
+        } catch (error) {
+          fail(error);
+        }
+        return true;
+      };
+      if (settled()) return;
+      stopListening = this.onChange(key, () => void settled());
+      this.#waits.add(fail);
+      signal?.addEventListener("abort", onAbort, { once: true });
+      if (timeout > 0) {
+        timer = setTimeout(() => {
+          fail(clientError("timeout", `${what}: not there within ${timeout} ms`, { timeout }));
+        }, timeout);
+      }
+    });
+  }
+
+  /** Rejects every waitFor() still waiting with `error` (the client disconnected). @internal */
+  endWaits(error: WslinkError): void {
+    for (const fail of [...this.#waits]) fail(error);
   }
 
   /** Values that came from the server: listeners run, nothing is sent back. @internal */
