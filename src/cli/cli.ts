@@ -242,7 +242,6 @@ async function watchCommand(argv: readonly string[], output: CliOutput): Promise
   // Listening before anything is printed, so an interrupt is never missed.
   const interrupted = interruption();
   let client: TrameClient | undefined;
-  let succeeded = false;
   try {
     client = await openClient(settings, output, { reconnect });
     const watcher = new StateWatcher(client, keys, json, output);
@@ -252,11 +251,10 @@ async function watchCommand(argv: readonly string[], output: CliOutput): Promise
       output.error(`trame-wire: the state has no ${describeKeys(missing)} yet; watching for it\n`);
     }
     await Promise.race([interrupted.signalled, watcher.follow(settings.url, reconnect)]);
-    succeeded = true;
     return EXIT_CODES.ok;
   } finally {
     interrupted.dispose();
-    if (client !== undefined) await releaseClient(client, succeeded);
+    if (client !== undefined) await releaseClient(client);
   }
 }
 
@@ -392,12 +390,16 @@ async function callCommand(argv: readonly string[], output: CliOutput): Promise<
     );
   };
   const kw = kwargs as Record<string, unknown>;
+  const limit = { timeout: settings.timeout };
   const result = rpc
-    ? await withSession(settings, (session) => session.call(name, callArgs, kw).catch(saying))
+    ? await withSession(
+      settings,
+      (session) => session.call(name, callArgs, kw, limit).catch(saying),
+    )
     : await withClient(
       settings,
       output,
-      (client) => client.trigger(name, callArgs, kw).catch(saying),
+      (client) => client.trigger(name, callArgs, kw, limit).catch(saying),
     );
   output.out(JSON.stringify(result ?? null, jsonReplacer, 2) + "\n");
   if (!rpc && (result === null || result === undefined)) {

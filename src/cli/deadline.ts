@@ -1,41 +1,5 @@
-// Time limits for the command's waits: every wait of `trame-wire` ends, at the latest, when one
-// of these fires.
+// The time limit of the command's waits whose length is unknown but whose silence is bounded.
 import { clientError } from "../session/errors.ts";
-
-/** Resolves once `promise` settles (its failure ignored) or `ms` have passed, whichever is first. */
-export async function settleWithin(promise: Promise<unknown>, ms: number): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    await Promise.race([
-      promise.then(() => {}, () => {}),
-      new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/**
- * Resolves or rejects as `promise` does, unless `ms` pass first: then rejects with a -32099
- * `timeout` error saying `what` got no answer. `promise` goes on unobserved (a later failure is
- * ignored); the caller releases what it holds.
- */
-export async function deadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  promise.catch(() => {});
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => {
-          reject(clientError("timeout", `${what} got no answer within ${ms} ms`, { timeout: ms }));
-        }, ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 // The watchdog looks this many times per period: it fires after 1 to 1 1/4 periods of silence.
 const LOOKS_PER_PERIOD = 4;

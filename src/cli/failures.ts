@@ -24,8 +24,13 @@ export const EXIT_CODE_HELP = `Exit codes: 0 ok, 1 other failure, 2 usage, 3 bad
 
 /** A connection that could not be established (refused, dropped during the handshake). */
 export class ConnectionFailedError extends Error {
-  constructor(url: string, cause: unknown) {
-    const detail = cause instanceof Error ? cause.message : String(cause);
+  constructor(url: string, cause: WslinkError) {
+    // The close's reason says what happened (`connection refused (…)`, `the server answered HTTP
+    // 404 …`); its code adds something only when the server gave one.
+    const { code, reason } = cause.data as { code?: unknown; reason?: unknown };
+    const detail = typeof reason === "string" && reason !== ""
+      ? code === 1006 ? reason : `${reason} (close code ${code})`
+      : cause.message;
     super(`cannot connect to ${url}: ${detail}`, { cause });
     this.name = "ConnectionFailedError";
   }

@@ -332,7 +332,7 @@ export class WslinkSession implements AsyncDisposable {
 
   async #handshake(helloFrames: readonly Uint8Array[]): Promise<void> {
     const { helloTimeout, signal } = this.#options;
-    const reply = this.#pending.track(HELLO_ID, helloTimeout, signal, "the hello");
+    const reply = this.#pending.track(HELLO_ID, helloTimeout, signal, `the hello to ${this.#url}`);
     this.#link.socket.addEventListener("open", () => {
       for (const frame of helloFrames) if (!this.#sender.sendFrame(frame)) return;
     }, { once: true });

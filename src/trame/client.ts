@@ -615,7 +615,7 @@ class ConnectAttempt {
       case "timeout":
         return clientError(
           "timeout",
-          `connecting to ${url} took longer than ${this.#timeout} ms (waiting for ${this.step})`,
+          `connecting to ${url} got no answer within ${this.#timeout} ms (waiting for ${this.step})`,
           { timeout: this.#timeout },
         );
       case "aborted":

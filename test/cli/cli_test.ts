@@ -2,6 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { createServer as createHttpServer } from "node:http";
 import { createServer, type Socket } from "node:net";
 import process from "node:process";
 import { readFileSync } from "node:fs";
@@ -257,7 +258,30 @@ test("trame-wire reports a refused connection (exit 4)", async () => {
   await new Promise((resolve) => probe.close(resolve));
   const run = await runCli(["state", `ws://127.0.0.1:${port}/ws`]);
   assert.equal(run.code, EXIT.connectionRefused, run.stderr);
-  assert.match(run.stderr, /^trame-wire: cannot connect to ws:\/\/127\.0\.0\.1/);
+  assertOneLine(run.stderr);
+  // Each runtime's own words: only Node's name the refusal.
+  const why = isDeno ? /tcp connect error/ : "Bun" in globalThis ? /Failed to connect/ : /refused/;
+  assert.match(run.stderr, /^trame-wire: cannot connect to ws:\/\/127\.0\.0\.1:\d+\/ws: /);
+  assert.match(run.stderr, why);
+});
+
+test("trame-wire reports a server that answers the upgrade with 404 (exit 4)", async () => {
+  const server = createHttpServer((_, response) => {
+    response.writeHead(404, { connection: "close" });
+    response.end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as { port: number }).port;
+  try {
+    const run = await runCli(["state", `ws://127.0.0.1:${port}/nope`]);
+    assert.equal(run.code, EXIT.connectionRefused, run.stderr);
+    assert.match(
+      run.stderr,
+      /^trame-wire: cannot connect to ws:\/\/127\.0\.0\.1:\d+\/nope: the server answered HTTP 404\b.*, not a WebSocket upgrade\n$/,
+    );
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+  }
 });
 
 test("trame-wire reports a wrong secret (exit 5)", async () => {
