@@ -121,6 +121,7 @@ export class SocketLink {
   }
 }
 
+// The socket, made with the options this runtime's own class takes.
 function newWebSocket(
   WebSocketClass: new (url: string) => WebSocket,
   url: string,

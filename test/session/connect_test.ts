@@ -98,7 +98,7 @@ test("connect() rejects after helloTimeout when no reply comes, and closes", asy
       WebSocket: fakeWebSocket((created) => socket = created),
       helloTimeout: 50,
     }),
-    isClientError("timeout", /hello got no reply within 50 ms/),
+    isClientError("timeout", /^the hello to ws:\/\/x\.invalid\/ got no reply within 50 ms$/),
   );
   assert.ok(Date.now() - started >= 45);
   assert.equal(socket!.readyState, 3);
