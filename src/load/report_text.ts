@@ -29,17 +29,32 @@ export function formatResultTable(
   result: LoadResult,
   thresholds: readonly ThresholdOutcome[],
 ): string {
-  const lines: string[] = [];
+  const lines = [
+    ...runHeading(result),
+    "",
+    ...latencyTable(result),
+    "",
+    totalsLine(result.totals),
+    generatorLine(result.generator),
+    ...errorsTable(result.errors),
+    ...thresholdsTable(thresholds),
+  ];
+  return lines.join("\n") + "\n";
+}
+
+function runHeading(result: LoadResult): string[] {
   const target = result.target.launcher !== undefined
     ? `launcher ${result.target.launcher}`
     : result.target.url;
-  lines.push(
+  return [
     `${result.users} users for ${decimal.format(result.durationSeconds)} s (ramp ${
       decimal.format(result.rampSeconds)
     } s), ${result.workers} worker thread${result.workers === 1 ? "" : "s"}, ${result.runtime}`,
     `target ${target}; scenario ${result.scenario.name}`,
-    "",
-  );
+  ];
+}
+
+function latencyTable(result: LoadResult): string[] {
   const header = ["metric", "count", "mean", "p50", "p90", "p99", "p99.9", "max"];
   const rows: string[][] = [];
   for (const metric of METRICS) {
@@ -53,45 +68,53 @@ export function formatResultTable(
       ),
     ]);
   }
-  lines.push(...table([header, ...rows]), "");
-  const totals = result.totals;
-  lines.push(
-    `actions ${integer.format(totals.actions)} (${decimal.format(totals.actionsPerSecond)}/s)  ` +
-      `iterations ${integer.format(totals.iterations)}  errors ${integer.format(totals.errors)}  ` +
-      `busy (launcher 503) ${integer.format(totals.busy)}  peak users ${totals.peakConnected}`,
-  );
-  const generator = result.generator;
-  lines.push(
-    `generator: CPU ${decimal.format(generator.cpuSeconds)} s (${
-      decimal.format(generator.cpuPercent)
-    }% of one core; ${generator.cores} cores), memory peak ${formatBytes(generator.peakRssBytes)}${
-      generator.rssPerUserBytes === null
-        ? ""
-        : `, ${formatBytes(Math.max(0, generator.rssPerUserBytes))} per user`
-    }`,
-  );
-  const errors = Object.entries(result.errors);
-  if (errors.length > 0) {
-    lines.push("", "errors:");
-    lines.push(
-      ...table(errors.map(([kind, { count, message }]) => [
-        `  ${kind}`,
-        integer.format(count),
-        message.length > 100 ? `${message.slice(0, 97)}...` : message,
-      ])),
-    );
-  }
-  if (thresholds.length > 0) {
-    lines.push("", "thresholds:");
-    lines.push(
-      ...table(thresholds.map((outcome) => [
-        outcome.ok ? "  ok" : "  FAIL",
-        outcome.rule,
-        `(${outcome.actual})`,
-      ])),
-    );
-  }
-  return lines.join("\n") + "\n";
+  return table([header, ...rows]);
+}
+
+function totalsLine(totals: LoadResult["totals"]): string {
+  return `actions ${integer.format(totals.actions)} (${
+    decimal.format(totals.actionsPerSecond)
+  }/s)  ` +
+    `iterations ${integer.format(totals.iterations)}  errors ${integer.format(totals.errors)}  ` +
+    `busy (launcher 503) ${integer.format(totals.busy)}  peak users ${totals.peakConnected}`;
+}
+
+function generatorLine(generator: LoadResult["generator"]): string {
+  return `generator: CPU ${decimal.format(generator.cpuSeconds)} s (${
+    decimal.format(generator.cpuPercent)
+  }% of one core; ${generator.cores} cores), memory peak ${formatBytes(generator.peakRssBytes)}${
+    generator.rssPerUserBytes === null
+      ? ""
+      : `, ${formatBytes(Math.max(0, generator.rssPerUserBytes))} per user`
+  }`;
+}
+
+// Errors by kind with their first message (cut to 100 characters); nothing when there were none.
+function errorsTable(errors: LoadResult["errors"]): string[] {
+  const entries = Object.entries(errors);
+  if (entries.length === 0) return [];
+  return [
+    "",
+    "errors:",
+    ...table(entries.map(([kind, { count, message }]) => [
+      `  ${kind}`,
+      integer.format(count),
+      message.length > 100 ? `${message.slice(0, 97)}...` : message,
+    ])),
+  ];
+}
+
+function thresholdsTable(thresholds: readonly ThresholdOutcome[]): string[] {
+  if (thresholds.length === 0) return [];
+  return [
+    "",
+    "thresholds:",
+    ...table(thresholds.map((outcome) => [
+      outcome.ok ? "  ok" : "  FAIL",
+      outcome.rule,
+      `(${outcome.actual})`,
+    ])),
+  ];
 }
 
 // Columns padded to their widest cell; numbers right-aligned.
