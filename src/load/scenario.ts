@@ -219,6 +219,25 @@ function parseStep(value: unknown, where: string, context: ParseContext): Step {
   if (++context.count > MAX_STEPS) fail(where, `a scenario has at most ${MAX_STEPS} steps`);
   if (!isRecord(value)) fail(where, `a step is an object such as { "trigger": "name" }`);
   const step = value as Record<string, unknown>;
+  const kind = stepKind(step, where, fail);
+  return STEP_PARSERS[kind]({
+    step,
+    where,
+    at: `${where}.${kind}`,
+    context,
+    fail,
+    timeout: () =>
+      step.timeout === undefined
+        ? context.timeout
+        : durationOf(step.timeout, `${where}.timeout`, fail, true),
+    template: (name, value) => compileTemplate(value, `${where}.${name}`, fail),
+  });
+}
+
+type StepKind = (typeof STEP_KINDS)[number];
+
+// The one step kind among the step's keys.
+function stepKind(step: Record<string, unknown>, where: string, fail: Fail): StepKind {
   const kinds = STEP_KINDS.filter((kind) => Object.hasOwn(step, kind));
   if (kinds.length !== 1) {
     fail(
@@ -230,127 +249,163 @@ function parseStep(value: unknown, where: string, context: ParseContext): Step {
         : `one step kind per step, got ${kinds.join(" and ")}`,
     );
   }
-  const kind = kinds[0];
-  const at = `${where}.${kind}`;
-  const timeout = () =>
-    step.timeout === undefined
-      ? context.timeout
-      : durationOf(step.timeout, `${where}.timeout`, fail, true);
-  const template = (name: string, value: unknown) =>
-    compileTemplate(value, `${where}.${name}`, fail);
-  switch (kind) {
-    case "set": {
-      checkKeys(step, ["set", "roundTrip", "timeout"], where, fail);
-      if (!isRecord(step.set) || Object.keys(step.set).length === 0) {
-        fail(at, "must be an object of state keys and values");
-      }
-      if (step.roundTrip !== undefined && typeof step.roundTrip !== "boolean") {
-        fail(`${where}.roundTrip`, "must be true or false");
-      }
-      context.metrics.add("set");
-      if (step.roundTrip === true) {
-        context.metrics.add("state_round_trip");
-        context.roundTrip = true;
-      }
-      return {
-        kind,
-        values: template("set", step.set),
-        roundTrip: step.roundTrip === true,
-        timeout: timeout(),
-      };
-    }
-    case "get": {
-      checkKeys(step, ["get", "expect", "timeout"], where, fail);
-      const keys = typeof step.get === "string" ? [step.get] : step.get;
-      if (!Array.isArray(keys) || !keys.every((key) => typeof key === "string")) {
-        fail(at, "must be a key or a list of keys");
-      }
-      if (step.expect !== undefined && !isRecord(step.expect)) {
-        fail(`${where}.expect`, "must be an object of the keys' expected values");
-      }
-      context.metrics.add("get");
-      return {
-        kind,
-        keys: template("get", keys),
-        expect: step.expect === undefined ? undefined : template("expect", step.expect),
-        timeout: timeout(),
-      };
-    }
-    case "trigger":
-    case "call": {
-      checkKeys(step, [kind, "args", "kwargs", "expect", "timeout"], where, fail);
-      if (typeof step[kind] !== "string" || step[kind] === "") {
-        fail(at, `must be the name of the ${kind === "trigger" ? "trigger" : "wslink method"}`);
-      }
-      const args = step.args ?? [];
-      const kwargs = step.kwargs ?? {};
-      if (!Array.isArray(args)) fail(`${where}.args`, "must be a list");
-      if (!isRecord(kwargs)) fail(`${where}.kwargs`, "must be an object");
-      context.metrics.add(kind);
-      return {
-        kind,
-        name: template(kind, step[kind]),
-        args: template("args", args),
-        kwargs: template("kwargs", kwargs),
-        expect: Object.hasOwn(step, "expect") ? template("expect", step.expect) : undefined,
-        timeout: timeout(),
-      };
-    }
-    case "waitFor": {
-      checkKeys(step, ["waitFor", ...CONDITIONS, "timeout"], where, fail);
-      if (typeof step.waitFor !== "string" || step.waitFor === "") fail(at, "must be a state key");
-      const conditions = CONDITIONS.filter((name) => Object.hasOwn(step, name));
-      if (conditions.length !== 1) {
-        fail(where, `waitFor needs exactly one condition of ${CONDITIONS.join(", ")}`);
-      }
-      const type = conditions[0];
-      let condition: Condition;
-      if (type === "exists") {
-        if (typeof step.exists !== "boolean") fail(`${where}.exists`, "must be true or false");
-        condition = { type, value: step.exists as boolean };
-      } else if (type === "changes") {
-        if (step.changes !== true) fail(`${where}.changes`, "must be true");
-        condition = { type };
-      } else {
-        if ((type === "greaterThan" || type === "lessThan") && typeof step[type] !== "number") {
-          fail(`${where}.${type}`, "must be a number");
-        }
-        condition = { type, value: template(type, step[type]) };
-      }
-      context.metrics.add("wait_for");
-      return { kind, key: template("waitFor", step.waitFor), condition, timeout: timeout() };
-    }
-    case "subscribe":
-    case "expectPublish": {
-      checkKeys(step, kind === "subscribe" ? [kind] : [kind, "timeout"], where, fail);
-      if (typeof step[kind] !== "string" || step[kind] === "") fail(at, "must be a topic name");
-      const topic = step[kind] as string;
-      if (kind === "subscribe") return { kind, topic };
-      context.metrics.add("publish");
-      return { kind, topic, timeout: timeout() };
-    }
-    case "think": {
-      checkKeys(step, ["think"], where, fail);
-      if (isRecord(step.think)) {
-        const range = step.think as Record<string, unknown>;
-        checkKeys(range, ["min", "max"], at, fail);
-        const min = durationOf(range.min, `${at}.min`, fail, false);
-        const max = durationOf(range.max, `${at}.max`, fail, false);
-        if (max < min) fail(at, "max must not be below min");
-        return { kind, min, max };
-      }
-      const fixed = durationOf(step.think, at, fail, false);
-      return { kind, min: fixed, max: fixed };
-    }
-    case "loop": {
-      checkKeys(step, ["loop", "count"], where, fail);
-      const count = step.count;
-      if (typeof count !== "number" || !Number.isSafeInteger(count) || count < 1) {
-        fail(`${where}.count`, "must be a whole number of at least 1");
-      }
-      return { kind, steps: parseSteps(step.loop, at, context), count: count as number };
-    }
+  return kinds[0];
+}
+
+// A step being parsed: its fields, where it is (`at` names its kind's field), and the helpers
+// every kind uses.
+interface StepInput {
+  readonly step: Record<string, unknown>;
+  readonly where: string;
+  readonly at: string;
+  readonly context: ParseContext;
+  readonly fail: Fail;
+  /** The step's `timeout`, or the scenario's. */
+  timeout(): number;
+  /** `value` compiled as a template; `name` is the field it is in. */
+  template(name: string, value: unknown): Template;
+}
+
+const STEP_PARSERS: { readonly [K in StepKind]: (input: StepInput) => Step } = {
+  set: parseSetStep,
+  get: parseGetStep,
+  trigger: (input) => parseCallStep(input, "trigger"),
+  call: (input) => parseCallStep(input, "call"),
+  waitFor: parseWaitForStep,
+  subscribe: parseSubscribeStep,
+  expectPublish: parseExpectPublishStep,
+  think: parseThinkStep,
+  loop: parseLoopStep,
+};
+
+function parseSetStep({ step, where, at, context, fail, timeout, template }: StepInput): Step {
+  checkKeys(step, ["set", "roundTrip", "timeout"], where, fail);
+  if (!isRecord(step.set) || Object.keys(step.set).length === 0) {
+    fail(at, "must be an object of state keys and values");
   }
+  if (step.roundTrip !== undefined && typeof step.roundTrip !== "boolean") {
+    fail(`${where}.roundTrip`, "must be true or false");
+  }
+  context.metrics.add("set");
+  if (step.roundTrip === true) {
+    context.metrics.add("state_round_trip");
+    context.roundTrip = true;
+  }
+  return {
+    kind: "set",
+    values: template("set", step.set),
+    roundTrip: step.roundTrip === true,
+    timeout: timeout(),
+  };
+}
+
+function parseGetStep({ step, where, at, context, fail, timeout, template }: StepInput): Step {
+  checkKeys(step, ["get", "expect", "timeout"], where, fail);
+  const keys = typeof step.get === "string" ? [step.get] : step.get;
+  if (!Array.isArray(keys) || !keys.every((key) => typeof key === "string")) {
+    fail(at, "must be a key or a list of keys");
+  }
+  if (step.expect !== undefined && !isRecord(step.expect)) {
+    fail(`${where}.expect`, "must be an object of the keys' expected values");
+  }
+  context.metrics.add("get");
+  return {
+    kind: "get",
+    keys: template("get", keys),
+    expect: step.expect === undefined ? undefined : template("expect", step.expect),
+    timeout: timeout(),
+  };
+}
+
+function parseCallStep(input: StepInput, kind: "trigger" | "call"): Step {
+  const { step, where, at, context, fail, timeout, template } = input;
+  checkKeys(step, [kind, "args", "kwargs", "expect", "timeout"], where, fail);
+  if (typeof step[kind] !== "string" || step[kind] === "") {
+    fail(at, `must be the name of the ${kind === "trigger" ? "trigger" : "wslink method"}`);
+  }
+  const args = step.args ?? [];
+  const kwargs = step.kwargs ?? {};
+  if (!Array.isArray(args)) fail(`${where}.args`, "must be a list");
+  if (!isRecord(kwargs)) fail(`${where}.kwargs`, "must be an object");
+  context.metrics.add(kind);
+  return {
+    kind,
+    name: template(kind, step[kind]),
+    args: template("args", args),
+    kwargs: template("kwargs", kwargs),
+    expect: Object.hasOwn(step, "expect") ? template("expect", step.expect) : undefined,
+    timeout: timeout(),
+  };
+}
+
+function parseWaitForStep(input: StepInput): Step {
+  const { step, where, at, context, fail, timeout, template } = input;
+  checkKeys(step, ["waitFor", ...CONDITIONS, "timeout"], where, fail);
+  if (typeof step.waitFor !== "string" || step.waitFor === "") fail(at, "must be a state key");
+  const condition = parseCondition(input);
+  context.metrics.add("wait_for");
+  return { kind: "waitFor", key: template("waitFor", step.waitFor), condition, timeout: timeout() };
+}
+
+// The one condition of a waitFor step.
+function parseCondition({ step, where, fail, template }: StepInput): Condition {
+  const conditions = CONDITIONS.filter((name) => Object.hasOwn(step, name));
+  if (conditions.length !== 1) {
+    fail(where, `waitFor needs exactly one condition of ${CONDITIONS.join(", ")}`);
+  }
+  const type = conditions[0];
+  if (type === "exists") {
+    if (typeof step.exists !== "boolean") fail(`${where}.exists`, "must be true or false");
+    return { type, value: step.exists as boolean };
+  }
+  if (type === "changes") {
+    if (step.changes !== true) fail(`${where}.changes`, "must be true");
+    return { type };
+  }
+  if ((type === "greaterThan" || type === "lessThan") && typeof step[type] !== "number") {
+    fail(`${where}.${type}`, "must be a number");
+  }
+  return { type, value: template(type, step[type]) };
+}
+
+function parseSubscribeStep({ step, where, at, fail }: StepInput): Step {
+  checkKeys(step, ["subscribe"], where, fail);
+  return { kind: "subscribe", topic: topicOf(step.subscribe, at, fail) };
+}
+
+function parseExpectPublishStep({ step, where, at, context, fail, timeout }: StepInput): Step {
+  checkKeys(step, ["expectPublish", "timeout"], where, fail);
+  const topic = topicOf(step.expectPublish, at, fail);
+  context.metrics.add("publish");
+  return { kind: "expectPublish", topic, timeout: timeout() };
+}
+
+function topicOf(value: unknown, at: string, fail: Fail): string {
+  if (typeof value !== "string" || value === "") fail(at, "must be a topic name");
+  return value as string;
+}
+
+function parseThinkStep({ step, where, at, fail }: StepInput): Step {
+  checkKeys(step, ["think"], where, fail);
+  if (isRecord(step.think)) {
+    const range = step.think as Record<string, unknown>;
+    checkKeys(range, ["min", "max"], at, fail);
+    const min = durationOf(range.min, `${at}.min`, fail, false);
+    const max = durationOf(range.max, `${at}.max`, fail, false);
+    if (max < min) fail(at, "max must not be below min");
+    return { kind: "think", min, max };
+  }
+  const fixed = durationOf(step.think, at, fail, false);
+  return { kind: "think", min: fixed, max: fixed };
+}
+
+function parseLoopStep({ step, where, at, context, fail }: StepInput): Step {
+  checkKeys(step, ["loop", "count"], where, fail);
+  const count = step.count;
+  if (typeof count !== "number" || !Number.isSafeInteger(count) || count < 1) {
+    fail(`${where}.count`, "must be a whole number of at least 1");
+  }
+  return { kind: "loop", steps: parseSteps(step.loop, at, context), count: count as number };
 }
 
 function containsWork(steps: readonly Step[]): boolean {
