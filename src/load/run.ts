@@ -99,9 +99,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const threads = options.workers ?? Math.min(cores, options.users);
   const plans = planThreads(options, Math.max(threads, 1));
   const aggregator = new RunAggregator(plans.length);
-  const primary = scenario.metrics.find((metric) => metric !== "state_round_trip");
   let peakConnected = 0;
-  const onReport = (report: ThreadReport) => {
+  const group = startThreads(plans, options.workers === 0, (report) => {
     aggregator.add(
       report.thread,
       report.seconds,
@@ -110,11 +109,62 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       report.errorMessages,
     );
     peakConnected = Math.max(peakConnected, aggregator.connected);
-  };
+  });
+  const { stopAll } = group;
+  options.signal?.addEventListener("abort", stopAll, { once: true });
+  let sampler: GeneratorSampler | undefined;
+  try {
+    await Promise.all(group.handles.map((handle) => handle.ready));
+    // Second 0 starts once every thread is loaded: memory measured now is the generator's own.
+    const baselineRss = process.memoryUsage().rss;
+    const startedAt = new Date();
+    const startAt = wallClock() + 20;
+    for (const handle of group.handles) handle.start(startAt);
+    if (options.signal?.aborted) stopAll();
+    const primary = scenario.metrics.find((metric) => metric !== "state_round_trip");
+    sampler = new GeneratorSampler(aggregator, options, primary, startAt, baselineRss);
+    sampler.start();
+    const failure = (await group.finished).find((outcome) => outcome.status === "rejected");
+    if (failure !== undefined) throw (failure as PromiseRejectedResult).reason;
+    sampler.stop();
+    sampler.sample();
+    return buildResult(options, scenario.name, aggregator, {
+      startedAt,
+      elapsedMs: wallClock() - startAt,
+      threads: options.workers === 0 ? 0 : plans.length,
+      cores,
+      cpuSeconds: cpuSecondsSince(sampler.cpuAtStart),
+      baselineRss,
+      peakRss: sampler.peakRss,
+      peakConnected,
+    });
+  } catch (error) {
+    stopAll();
+    await group.finished;
+    throw error;
+  } finally {
+    sampler?.stop();
+    options.signal?.removeEventListener("abort", stopAll);
+  }
+}
+
+/** The run's threads, stopped together. */
+interface ThreadGroup {
+  readonly handles: readonly ThreadHandle[];
+  /** Settles once every thread has ended, well or not. */
+  readonly finished: Promise<PromiseSettledResult<void>[]>;
+  stopAll(): void;
+}
+
+// One thread failing stops the others, so the run ends (and reports the failure) promptly.
+function startThreads(
+  plans: readonly ThreadPlan[],
+  inThisOne: boolean,
+  onReport: (report: ThreadReport) => void,
+): ThreadGroup {
   const handles = plans.map((plan) =>
-    options.workers === 0 ? inThisThread(plan, onReport) : inWorker(plan, onReport)
+    inThisOne ? inThisThread(plan, onReport) : inWorker(plan, onReport)
   );
-  // One thread failing stops the others, so the run ends (and reports the failure) promptly.
   let stopping = false;
   const stopAll = () => {
     if (stopping) return;
@@ -127,75 +177,80 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       throw error;
     })
   ));
-  options.signal?.addEventListener("abort", stopAll, { once: true });
-  let sampleTimer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    await Promise.all(handles.map((handle) => handle.ready));
-    // Second 0 starts once every thread is loaded: memory measured now is the generator's own.
-    const baselineRss = process.memoryUsage().rss;
-    const startedAt = new Date();
-    const startAt = wallClock() + 20;
-    for (const handle of handles) handle.start(startAt);
-    if (options.signal?.aborted) stopAll();
+  return { handles, finished, stopAll };
+}
 
-    const cpuAtStart = process.cpuUsage();
-    let peakRss = baselineRss;
-    let lastCpu = cpuAtStart;
-    let lastSampleAt = wallClock();
-    const sample = () => {
-      const now = wallClock();
-      const cpu = process.cpuUsage();
-      const used = cpu.user + cpu.system - lastCpu.user - lastCpu.system;
-      const rss = process.memoryUsage().rss;
-      peakRss = Math.max(peakRss, rss);
-      const second = Math.floor((now - startAt) / 1000) - 1;
-      if (second >= 0) aggregator.sample(second, (used / 1000 / (now - lastSampleAt)) * 100, rss);
-      lastCpu = cpu;
-      lastSampleAt = now;
-      const total = primary === undefined ? undefined : aggregator.totals.get(primary);
-      options.onProgress?.({
-        elapsedMs: Math.max(0, now - startAt),
-        durationMs: options.durationMs,
-        connected: aggregator.connected,
-        users: options.users,
-        actionsPerSecond: aggregator.timeline.at(-1)?.actions ?? 0,
-        metric: primary,
-        p99: total !== undefined && total.count > 0 ? total.summary().p99 : undefined,
-        errors: aggregator.errorCount,
-        busy: aggregator.busy,
-      });
+// The generator's own CPU and memory, sampled just after each second boundary (like the threads'
+// reports) into the timeline, with a live status for `onProgress` each time.
+class GeneratorSampler {
+  readonly cpuAtStart = process.cpuUsage();
+  peakRss: number;
+  readonly #aggregator: RunAggregator;
+  readonly #options: LoadOptions;
+  readonly #primary: MetricName | undefined;
+  readonly #startAt: number;
+  #lastCpu = this.cpuAtStart;
+  #lastSampleAt = wallClock();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    aggregator: RunAggregator,
+    options: LoadOptions,
+    primary: MetricName | undefined,
+    startAt: number,
+    baselineRss: number,
+  ) {
+    this.#aggregator = aggregator;
+    this.#options = options;
+    this.#primary = primary;
+    this.#startAt = startAt;
+    this.peakRss = baselineRss;
+  }
+
+  /** Samples after each second until {@link stop}. */
+  start(): void {
+    const elapsed = wallClock() - this.#startAt;
+    const delay = (Math.max(0, Math.floor(elapsed / 1000)) + 1) * 1000 - elapsed + 20;
+    this.#timer = setTimeout(() => {
+      this.sample();
+      this.start();
+    }, delay);
+  }
+
+  stop(): void {
+    clearTimeout(this.#timer);
+  }
+
+  sample(): void {
+    const now = wallClock();
+    const cpu = process.cpuUsage();
+    const used = cpu.user + cpu.system - this.#lastCpu.user - this.#lastCpu.system;
+    const rss = process.memoryUsage().rss;
+    this.peakRss = Math.max(this.peakRss, rss);
+    const second = Math.floor((now - this.#startAt) / 1000) - 1;
+    if (second >= 0) {
+      this.#aggregator.sample(second, (used / 1000 / (now - this.#lastSampleAt)) * 100, rss);
+    }
+    this.#lastCpu = cpu;
+    this.#lastSampleAt = now;
+    this.#options.onProgress?.(this.#status(now));
+  }
+
+  #status(now: number): LiveStatus {
+    const aggregator = this.#aggregator;
+    const primary = this.#primary;
+    const total = primary === undefined ? undefined : aggregator.totals.get(primary);
+    return {
+      elapsedMs: Math.max(0, now - this.#startAt),
+      durationMs: this.#options.durationMs,
+      connected: aggregator.connected,
+      users: this.#options.users,
+      actionsPerSecond: aggregator.timeline.at(-1)?.actions ?? 0,
+      metric: primary,
+      p99: total !== undefined && total.count > 0 ? total.summary().p99 : undefined,
+      errors: aggregator.errorCount,
+      busy: aggregator.busy,
     };
-    const scheduleSample = () => {
-      // Just after each second boundary, like the threads' reports.
-      const elapsed = wallClock() - startAt;
-      const delay = (Math.max(0, Math.floor(elapsed / 1000)) + 1) * 1000 - elapsed + 20;
-      sampleTimer = setTimeout(() => {
-        sample();
-        scheduleSample();
-      }, delay);
-    };
-    scheduleSample();
-    const failure = (await finished).find((outcome) => outcome.status === "rejected");
-    if (failure !== undefined) throw (failure as PromiseRejectedResult).reason;
-    clearTimeout(sampleTimer);
-    sample();
-    return buildResult(options, scenario.name, aggregator, {
-      startedAt,
-      elapsedMs: wallClock() - startAt,
-      threads: options.workers === 0 ? 0 : plans.length,
-      cores,
-      cpuSeconds: cpuSecondsSince(cpuAtStart),
-      baselineRss,
-      peakRss,
-      peakConnected,
-    });
-  } catch (error) {
-    stopAll();
-    await finished;
-    throw error;
-  } finally {
-    clearTimeout(sampleTimer);
-    options.signal?.removeEventListener("abort", stopAll);
   }
 }
 
