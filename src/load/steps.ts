@@ -14,6 +14,8 @@ import type { Condition, MetricName, Step, TemplateVars } from "./scenario.ts";
 
 const STATE_TOPIC = "trame.state.topic";
 
+type StepOf<K extends Step["kind"]> = Extract<Step, { readonly kind: K }>;
+
 /** Where a step's latency goes: `metric` took `ms` milliseconds. */
 export type Recorder = (metric: MetricName, ms: number) => void;
 
@@ -181,100 +183,99 @@ export class UserSteps {
   }
 
   async #step(step: Step, vars: TemplateVars): Promise<void> {
-    const record = this.#options.record;
     switch (step.kind) {
-      case "set": {
-        const values = step.values(vars) as Record<string, unknown>;
-        const started = performance.now();
-        if (step.roundTrip) this.#options.roundTrips?.noteSet(vars.user, values, started);
-        this.#client.state.update(values);
-        await this.#bounded("set", this.#client.state.flush(), step.timeout);
-        record("set", performance.now() - started);
-        return;
-      }
-      case "get": {
-        const keys = step.keys(vars) as string[];
-        const expected = step.expect?.(vars) as Record<string, unknown> | undefined;
-        const started = performance.now();
-        const reply = await this.#call("get", "trame.state.get", [], {}, step.timeout);
-        record("get", performance.now() - started);
-        const state = (reply as { state?: Record<string, unknown> } | null)?.state ?? {};
-        for (const key of keys) {
-          if (!Object.hasOwn(state, key)) {
-            throw new StepFailure("get", "missing", `the server's state has no key ${key}`);
-          }
-        }
-        for (const [key, value] of Object.entries(expected ?? {})) {
-          if (!deepEqual(state[key], value)) {
-            throw new StepFailure(
-              "get",
-              "mismatch",
-              `${key} is ${describe(state[key])}, expected ${describe(value)}`,
-            );
-          }
-        }
-        return;
-      }
+      case "set":
+        return await this.#set(step, vars);
+      case "get":
+        return await this.#get(step, vars);
       case "trigger":
-      case "call": {
-        const name = step.name(vars) as string;
-        const args = step.args(vars) as unknown[];
-        const kwargs = step.kwargs(vars) as Record<string, unknown>;
-        const started = performance.now();
-        const result = step.kind === "trigger"
-          ? await this.#call("trigger", "trame.trigger", [name, args, kwargs], {}, step.timeout)
-          : await this.#call("call", name, args, kwargs, step.timeout);
-        record(step.kind, performance.now() - started);
-        if (step.expect !== undefined) {
-          const expected = step.expect(vars);
-          if (!deepEqual(result, expected)) {
-            throw new StepFailure(
-              step.kind,
-              "mismatch",
-              `${name} returned ${describe(result)}, expected ${describe(expected)}`,
-            );
-          }
-        }
-        return;
-      }
+      case "call":
+        return await this.#invoke(step, vars);
       case "waitFor": {
         const key = step.key(vars) as string;
         const started = performance.now();
         await this.#waitForState(key, step.condition, vars, step.timeout);
-        record("wait_for", performance.now() - started);
+        this.#options.record("wait_for", performance.now() - started);
         return;
       }
       case "subscribe":
         this.#watch(step.topic, true);
         return;
-      case "expectPublish": {
-        const watch = this.#watch(step.topic, false);
-        if (watch.arrivedAt === undefined) {
-          await this.#wait("publish", step.timeout, `no publish on ${step.topic}`, (wake) => {
-            watch.wake = wake;
-            return () => (watch.wake = undefined);
-          }, () => watch.arrivedAt !== undefined);
-        }
-        record("publish", watch.arrivedAt! - watch.armedAt);
-        watch.armedAt = performance.now();
-        watch.arrivedAt = undefined;
-        return;
-      }
+      case "expectPublish":
+        return await this.#expectPublish(step);
       case "think": {
         const ms = step.min + Math.random() * (step.max - step.min);
         await this.#wait("think", ms, "", () => () => {}, () => false);
         return;
       }
       case "loop":
-        // Inside a loop, {{iteration}} keeps counting up across the outer passes.
-        for (let index = 0; index < step.count; index++) {
-          const inner = { user: vars.user, iteration: vars.iteration * step.count + index };
-          for (const innerStep of step.steps) {
-            if (this.#options.signal.aborted) throw new Stopped();
-            await this.#step(innerStep, inner);
-          }
-        }
-        return;
+        return await this.#loop(step, vars);
+    }
+  }
+
+  async #set(step: StepOf<"set">, vars: TemplateVars): Promise<void> {
+    const values = step.values(vars) as Record<string, unknown>;
+    const started = performance.now();
+    if (step.roundTrip) this.#options.roundTrips?.noteSet(vars.user, values, started);
+    this.#client.state.update(values);
+    await this.#bounded("set", this.#client.state.flush(), step.timeout);
+    this.#options.record("set", performance.now() - started);
+  }
+
+  async #get(step: StepOf<"get">, vars: TemplateVars): Promise<void> {
+    const keys = step.keys(vars) as string[];
+    const expected = step.expect?.(vars) as Record<string, unknown> | undefined;
+    const started = performance.now();
+    const reply = await this.#call("get", "trame.state.get", [], {}, step.timeout);
+    this.#options.record("get", performance.now() - started);
+    const state = (reply as { state?: Record<string, unknown> } | null)?.state ?? {};
+    checkState(state, keys, expected ?? {});
+  }
+
+  // A trigger or a wslink method call, and its result checked against `expect` if given.
+  async #invoke(step: StepOf<"trigger" | "call">, vars: TemplateVars): Promise<void> {
+    const name = step.name(vars) as string;
+    const args = step.args(vars) as unknown[];
+    const kwargs = step.kwargs(vars) as Record<string, unknown>;
+    const started = performance.now();
+    const result = step.kind === "trigger"
+      ? await this.#call("trigger", "trame.trigger", [name, args, kwargs], {}, step.timeout)
+      : await this.#call("call", name, args, kwargs, step.timeout);
+    this.#options.record(step.kind, performance.now() - started);
+    if (step.expect !== undefined) {
+      const expected = step.expect(vars);
+      if (!deepEqual(result, expected)) {
+        throw new StepFailure(
+          step.kind,
+          "mismatch",
+          `${name} returned ${describe(result)}, expected ${describe(expected)}`,
+        );
+      }
+    }
+  }
+
+  // Waits for a publish on the topic since the last one this step saw (or since it was armed).
+  async #expectPublish(step: StepOf<"expectPublish">): Promise<void> {
+    const watch = this.#watch(step.topic, false);
+    if (watch.arrivedAt === undefined) {
+      await this.#wait("publish", step.timeout, `no publish on ${step.topic}`, (wake) => {
+        watch.wake = wake;
+        return () => (watch.wake = undefined);
+      }, () => watch.arrivedAt !== undefined);
+    }
+    this.#options.record("publish", watch.arrivedAt! - watch.armedAt);
+    watch.armedAt = performance.now();
+    watch.arrivedAt = undefined;
+  }
+
+  async #loop(step: StepOf<"loop">, vars: TemplateVars): Promise<void> {
+    // Inside a loop, {{iteration}} keeps counting up across the outer passes.
+    for (let index = 0; index < step.count; index++) {
+      const inner = { user: vars.user, iteration: vars.iteration * step.count + index };
+      for (const innerStep of step.steps) {
+        if (this.#options.signal.aborted) throw new Stopped();
+        await this.#step(innerStep, inner);
+      }
     }
   }
 
@@ -424,6 +425,28 @@ export class UserSteps {
 /** One line for an error, for reports (a server error with the exception it raised). */
 export function describeError(error: unknown): string {
   return describeFailure(error);
+}
+
+// The keys a get step asked for are all in the server's state, with the values it expects.
+function checkState(
+  state: Record<string, unknown>,
+  keys: readonly string[],
+  expected: Record<string, unknown>,
+): void {
+  for (const key of keys) {
+    if (!Object.hasOwn(state, key)) {
+      throw new StepFailure("get", "missing", `the server's state has no key ${key}`);
+    }
+  }
+  for (const [key, value] of Object.entries(expected)) {
+    if (!deepEqual(state[key], value)) {
+      throw new StepFailure(
+        "get",
+        "mismatch",
+        `${key} is ${describe(state[key])}, expected ${describe(value)}`,
+      );
+    }
+  }
 }
 
 function describe(value: unknown): string {
