@@ -24,10 +24,11 @@ import {
   checkThresholds,
   COUNT_FLAGS,
   LATENCY_FLAGS,
+  parseThresholds,
+  type Threshold,
   ThresholdError,
   type ThresholdOutcome,
 } from "./thresholds.ts";
-import { parseThresholds } from "./thresholds.ts";
 import type { LoadTarget } from "./user.ts";
 
 /** Exit code of a run that did not meet a threshold. */
@@ -67,29 +68,51 @@ connect, ${THRESHOLDS_FAILED_EXIT} a threshold not met.`;
 
 const MAX_USERS = 100_000;
 
+const LOAD_FLAGS = [
+  "users",
+  "ramp",
+  "duration",
+  "scenario",
+  "secret",
+  "timeout",
+  "launcher",
+  "application",
+  "workers",
+  "json",
+  "html",
+  ...Object.keys(LATENCY_FLAGS),
+  ...Object.keys(COUNT_FLAGS),
+];
+
 /** Runs `trame-wire load` with `argv` (after the command name); resolves with the exit code. */
 export async function loadCommand(argv: readonly string[], output: CliOutput): Promise<number> {
-  const args = parseArgs(argv, {
-    values: [
-      "users",
-      "ramp",
-      "duration",
-      "scenario",
-      "secret",
-      "timeout",
-      "launcher",
-      "application",
-      "workers",
-      "json",
-      "html",
-      ...Object.keys(LATENCY_FLAGS),
-      ...Object.keys(COUNT_FLAGS),
-    ],
-  });
+  const args = parseArgs(argv, { values: LOAD_FLAGS });
   if (args.booleans.has("help")) {
     output.out(LOAD_HELP + "\n");
     return EXIT_CODES.ok;
   }
+  const settings = await loadSettings(args);
+  const stop = new AbortController();
+  const result = await runInterruptibly(settings, output, stop);
+  const outcomes = checkThresholds(settings.thresholds, result);
+  await writeReports(settings, result, outcomes, output);
+  return exitCode(result, outcomes, output, stop.signal.aborted);
+}
+
+// What the command line asks for, checked.
+interface LoadSettings {
+  readonly target: LoadTarget;
+  readonly users: number;
+  readonly durationMs: number;
+  readonly rampMs: number;
+  readonly workers: number | undefined;
+  readonly thresholds: readonly Threshold[];
+  readonly loaded: LoadedScenario;
+  readonly jsonPath: string | undefined;
+  readonly htmlPath: string | undefined;
+}
+
+async function loadSettings(args: ParsedArgs): Promise<LoadSettings> {
   const target = targetOf(args);
   const users = wholeNumber(args, "users", 10, 1, MAX_USERS);
   const durationMs = secondsFlag(args, "duration", 30_000);
@@ -108,10 +131,26 @@ export async function loadCommand(argv: readonly string[], output: CliOutput): P
     ? wholeNumber(args, "timeout", 0, 1, 2 ** 31 - 1)
     : undefined;
   const loaded = await scenarioOf(args.values.get("scenario"), timeout);
-  const jsonPath = args.values.get("json");
-  const htmlPath = args.values.get("html");
+  return {
+    target,
+    users,
+    durationMs,
+    rampMs,
+    workers,
+    thresholds,
+    loaded,
+    jsonPath: args.values.get("json"),
+    htmlPath: args.values.get("html"),
+  };
+}
 
-  const stop = new AbortController();
+// The run with its live line; Ctrl-C aborts `stop` and the run ends with what it has.
+async function runInterruptibly(
+  settings: LoadSettings,
+  output: CliOutput,
+  stop: AbortController,
+): Promise<LoadResult> {
+  const { target, users, durationMs, rampMs, loaded } = settings;
   const onSignal = () => {
     // A second Ctrl-C gets the default behaviour: the process ends at once.
     process.off("SIGINT", onSignal);
@@ -119,9 +158,8 @@ export async function loadCommand(argv: readonly string[], output: CliOutput): P
   };
   process.on("SIGINT", onSignal);
   // With the JSON on standard output, nothing else goes there.
-  const jsonOnly = jsonPath === "-";
+  const jsonOnly = settings.jsonPath === "-";
   const live = jsonOnly ? { update: () => {}, end: () => {} } : liveLine(output);
-  let result: LoadResult;
   try {
     if (!jsonOnly) {
       output.out(
@@ -130,13 +168,13 @@ export async function loadCommand(argv: readonly string[], output: CliOutput): P
         } s) against ${target.launcher ?? target.url}; scenario ${loaded.scenario.name}\n`,
       );
     }
-    result = await runLoad({
+    return await runLoad({
       target,
       scenario: { value: loaded.value, source: loaded.source },
       users,
       rampMs,
       durationMs,
-      workers,
+      workers: settings.workers,
       onProgress: live.update,
       signal: stop.signal,
     });
@@ -144,15 +182,22 @@ export async function loadCommand(argv: readonly string[], output: CliOutput): P
     live.end();
     process.off("SIGINT", onSignal);
   }
-  const outcomes = checkThresholds(thresholds, result);
+}
+
+// --json and --html as asked, and the table unless the JSON goes to standard output.
+async function writeReports(
+  { jsonPath, htmlPath }: LoadSettings,
+  result: LoadResult,
+  outcomes: readonly ThresholdOutcome[],
+  output: CliOutput,
+): Promise<void> {
   if (jsonPath !== undefined) {
     const text = JSON.stringify({ ...result, thresholds: outcomes }, null, 2) + "\n";
     if (jsonPath === "-") output.out(text);
     else await writeFile(jsonPath, text);
   }
   if (htmlPath !== undefined) await writeFile(htmlPath, renderHtmlReport(result, outcomes));
-  if (!jsonOnly) output.out("\n" + formatResultTable(result, outcomes));
-  return exitCode(result, outcomes, output, stop.signal.aborted);
+  if (jsonPath !== "-") output.out("\n" + formatResultTable(result, outcomes));
 }
 
 function exitCode(
