@@ -9,7 +9,7 @@ import { isMainThread, parentPort, workerData } from "node:worker_threads";
 import { parseScenario } from "./scenario.ts";
 import { type SecondData, SecondRecorder, wallClock } from "./metrics.ts";
 import { onAbort, RoundTrips } from "./steps.ts";
-import { type LoadTarget, runUser } from "./user.ts";
+import { type LoadTarget, runUser, type UserOptions } from "./user.ts";
 
 /** Marks the worker data of a load thread. */
 export const WORKER_KIND = "trame-wire-load-thread";
@@ -80,8 +80,33 @@ export async function runThread(
       errorMessages: Object.fromEntries(recorder.errorMessages),
       done,
     });
+  const stopTicks = sendEachSecond(recorder, startAt, send);
+  const endAt = startAt + plan.durationMs;
+  const endTimer = setTimeout(() => controller.abort(), Math.max(0, endAt - wallClock()));
+  void stop.then(() => controller.abort());
+  await Promise.all(plan.users.map(({ index, offsetMs }) =>
+    startUser(startAt + offsetMs, {
+      target: plan.target,
+      scenario,
+      user: index,
+      recorder,
+      signal: controller.signal,
+      roundTrips,
+    })
+  ));
+  clearTimeout(endTimer);
+  stopTicks();
+  roundTrips?.clear();
+  send(recorder.drain(), Infinity, true);
+}
 
-  // A tick just after each second boundary hands over the second that ended.
+// A tick just after each second boundary hands over the second that ended; returns the function
+// that stops the ticks.
+function sendEachSecond(
+  recorder: SecondRecorder,
+  startAt: number,
+  send: (seconds: SecondData[], through: number, done: boolean) => void,
+): () => void {
   let tickTimer: ReturnType<typeof setTimeout> | undefined;
   const tick = () => {
     const now = recorder.secondOf();
@@ -89,36 +114,24 @@ export async function runThread(
     tickTimer = setTimeout(tick, 1000 - ((wallClock() - startAt) % 1000) + 5);
   };
   tickTimer = setTimeout(tick, Math.max(0, startAt - wallClock()) + 1005);
+  return () => clearTimeout(tickTimer);
+}
 
-  const endAt = startAt + plan.durationMs;
-  const endTimer = setTimeout(() => controller.abort(), Math.max(0, endAt - wallClock()));
-  void stop.then(() => controller.abort());
-  const users = plan.users.map(({ index, offsetMs }) =>
-    new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        cancel();
-        runUser({
-          target: plan.target,
-          scenario,
-          user: index,
-          recorder,
-          signal: controller.signal,
-          roundTrips,
-        })
-          .catch((error) => recorder.error("user.crashed", String(error)))
-          .finally(resolve);
-      }, Math.max(0, startAt + offsetMs - wallClock()));
-      const cancel = onAbort(controller.signal, () => {
-        clearTimeout(timer);
-        resolve();
-      });
-    })
-  );
-  await Promise.all(users);
-  clearTimeout(endTimer);
-  clearTimeout(tickTimer);
-  roundTrips?.clear();
-  send(recorder.drain(), Infinity, true);
+// Runs a user from `startsAt` (wall clock ms) unless the run stops first; resolves once the user
+// has disconnected (or never started). A user that throws is counted as `user.crashed`.
+function startUser(startsAt: number, options: UserOptions): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(() => {
+      cancel();
+      runUser(options)
+        .catch((error) => options.recorder.error("user.crashed", String(error)))
+        .finally(resolve);
+    }, Math.max(0, startsAt - wallClock()));
+    const cancel = onAbort(options.signal, () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }
 
 // As a worker thread: run the plan from the worker data, once told when to start.
