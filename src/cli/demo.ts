@@ -34,7 +34,7 @@ export async function runDemo(output: CliOutput, options: DemoOptions): Promise<
     });
     try {
       await client.connect();
-      await showEverything(client, server, say, output, options);
+      await showEverything({ client, server, say, output, options });
     } finally {
       await client.disconnect();
     }
@@ -56,25 +56,49 @@ export function runtimeName(): string {
   return `Node ${process.versions.node}`;
 }
 
-async function showEverything(
-  client: TrameClient<DemoState>,
-  server: TrameServer<DemoState>,
-  say: (text: string) => void,
-  output: CliOutput,
-  options: DemoOptions,
-): Promise<void> {
-  const step = (title: string) => say(`\n== ${title}`);
-  say(
+// What each part of the demo works with.
+interface Demo {
+  readonly client: TrameClient<DemoState>;
+  readonly server: TrameServer<DemoState>;
+  readonly say: (text: string) => void;
+  readonly output: CliOutput;
+  readonly options: DemoOptions;
+}
+
+// The parts of the demo, in order; each prints its heading and throws if it did not work.
+const DEMO_PARTS: readonly ((demo: Demo) => void | Promise<void>)[] = [
+  showInitialState,
+  showClientChange,
+  showServerChange,
+  showTrigger,
+  showPublishes,
+  showServerError,
+  showLargeTransfer,
+];
+
+async function showEverything(demo: Demo): Promise<void> {
+  const { client } = demo;
+  demo.say(
     `client connected as ${client.session.clientId} (frames up to ${client.session.maxMsgSize} bytes)`,
   );
+  for (const part of DEMO_PARTS) await part(demo);
+}
 
-  step("initial state, loaded before connect() resolved");
-  const initial = client.state.toObject();
+function heading({ say }: Demo, title: string): void {
+  say(`\n== ${title}`);
+}
+
+function showInitialState(demo: Demo): void {
+  heading(demo, "initial state, loaded before connect() resolved");
+  const initial = demo.client.state.toObject();
   for (const key of ["counter", "greeting", "resolution"] as const) {
-    say(`  ${key} = ${JSON.stringify(initial[key])}`);
+    demo.say(`  ${key} = ${JSON.stringify(initial[key])}`);
   }
+}
 
-  step("a change made by the client reaches the server");
+async function showClientChange(demo: Demo): Promise<void> {
+  const { client, server, say } = demo;
+  heading(demo, "a change made by the client reaches the server");
   client.state.set("resolution", 12);
   await client.state.flush();
   say(
@@ -83,8 +107,11 @@ async function showEverything(
     }`,
   );
   expect(server.state.get("resolution") === 12, "the server did not receive the client's change");
+}
 
-  step("a change made by the server reaches the client");
+async function showServerChange(demo: Demo): Promise<void> {
+  const { client, server, say } = demo;
+  heading(demo, "a change made by the server reaches the client");
   const greeted = new Promise<string>((resolve) => {
     const stop = client.state.onChange("greeting", (state) => {
       stop();
@@ -95,13 +122,18 @@ async function showEverything(
   const greeting = await greeted;
   say(`  client.state.onChange saw greeting = ${JSON.stringify(greeting)}`);
   say(`  modified keys: ${[...client.state.modifiedKeys].join(", ")}`);
+}
 
-  step("a trigger with its result");
-  const sum = await client.trigger<number>(DEMO_TRIGGERS.add, [1, 2, 3]);
-  say(`  trigger add(1, 2, 3) returned ${sum}`);
+async function showTrigger(demo: Demo): Promise<void> {
+  heading(demo, "a trigger with its result");
+  const sum = await demo.client.trigger<number>(DEMO_TRIGGERS.add, [1, 2, 3]);
+  demo.say(`  trigger add(1, 2, 3) returned ${sum}`);
   expect(sum === 6, "add(1, 2, 3) should be 6");
+}
 
-  step("a subscription receiving publishes");
+async function showPublishes(demo: Demo): Promise<void> {
+  const { client, say } = demo;
+  heading(demo, "a subscription receiving publishes");
   const received: unknown[] = [];
   const allReceived = new Promise<void>((resolve) => {
     const subscription = client.session.subscribe("demo.news", (payload) => {
@@ -117,8 +149,11 @@ async function showEverything(
     await client.trigger(DEMO_TRIGGERS.publish, ["demo.news", { headline: index }]);
   }
   await allReceived;
+}
 
-  step("a server error becomes a typed error");
+async function showServerError(demo: Demo): Promise<void> {
+  const { client, say } = demo;
+  heading(demo, "a server error becomes a typed error");
   try {
     await client.trigger(DEMO_TRIGGERS.fail, ["the server refused on purpose"]);
     expect(false, "the failing trigger should have thrown");
@@ -128,10 +163,13 @@ async function showEverything(
     say(`  WslinkError code ${error.code}: ${error.message} (${data.exception})`);
     say(`  the connection is still ${client.status}`);
   }
+}
 
-  const size = options.sizeMiB * 1024 * 1024;
-  step(`a large binary transfer (${formatBytes(size)})`);
-  const progress = new ProgressReporter(output, "  receiving");
+async function showLargeTransfer(demo: Demo): Promise<void> {
+  const { client, say } = demo;
+  const size = demo.options.sizeMiB * 1024 * 1024;
+  heading(demo, `a large binary transfer (${formatBytes(size)})`);
+  const progress = new ProgressReporter(demo.output, "  receiving");
   const stopProgress = client.session.on("progress", (event) => {
     progress.update(event.received, event.total);
   });

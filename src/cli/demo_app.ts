@@ -47,6 +47,13 @@ export async function startDemoServer(
     state: { counter: 0, greeting: "hello from the server", resolution: 6 },
     ...options,
   });
+  addDemoTriggers(server);
+  addBenchTriggers(server);
+  return server;
+}
+
+// What `demo` and `serve` show: arithmetic, echo, a failure, state, a blob and publishes.
+function addDemoTriggers(server: TrameServer<DemoState>): void {
   server.trigger(DEMO_TRIGGERS.add, (args) => {
     let sum = 0;
     for (const value of args) {
@@ -64,17 +71,15 @@ export async function startDemoServer(
     server.state.set("counter", counter);
     return counter;
   });
-  server.trigger(DEMO_TRIGGERS.blob, (args) => {
-    const size = Number(args[0] ?? 0);
-    if (!Number.isSafeInteger(size) || size < 0 || size > MAX_DEMO_BLOB) {
-      throw new RangeError(`blob size must be 0 to ${MAX_DEMO_BLOB}, got ${args[0]}`);
-    }
-    return demoPattern(size);
-  });
+  server.trigger(DEMO_TRIGGERS.blob, (args) => demoPattern(blobSize(args[0])));
   server.trigger(DEMO_TRIGGERS.publish, (args) => {
     server.publish(String(args[0]), args[1] ?? null);
     return true;
   });
+}
+
+// What `bench` measures with.
+function addBenchTriggers(server: TrameServer<DemoState>): void {
   // Publishes `count` small state-like messages to the caller as fast as the socket takes them.
   server.trigger(DEMO_TRIGGERS.benchPublish, (args, _kwargs, client) => {
     const count = Number(args[0] ?? 0);
@@ -94,12 +99,17 @@ export async function startDemoServer(
   // that a benchmark of large results measures the transfer rather than making the bytes.
   let benchBlob: Uint8Array = new Uint8Array(0);
   server.trigger(DEMO_TRIGGERS.benchBlob, (args) => {
-    const size = Number(args[0] ?? 0);
-    if (!Number.isSafeInteger(size) || size < 0 || size > MAX_DEMO_BLOB) {
-      throw new RangeError(`blob size must be 0 to ${MAX_DEMO_BLOB}, got ${args[0]}`);
-    }
+    const size = blobSize(args[0]);
     if (benchBlob.byteLength !== size) benchBlob = demoPattern(size);
     return benchBlob;
   });
-  return server;
+}
+
+// A blob trigger's size argument (missing is 0), checked.
+function blobSize(arg: unknown): number {
+  const size = Number(arg ?? 0);
+  if (!Number.isSafeInteger(size) || size < 0 || size > MAX_DEMO_BLOB) {
+    throw new RangeError(`blob size must be 0 to ${MAX_DEMO_BLOB}, got ${arg}`);
+  }
+  return size;
 }
