@@ -76,56 +76,72 @@ async function measureAll(
       ? "measuring RPC round trips with trame.state.get\n"
       : "measuring with the bench triggers of trame-wire serve\n",
   );
+  if (options.publishes > 0) figures.push(await benchPublishes(session, options, output));
+  if (options.calls > 0) figures.push(...await benchCalls(call, options.calls, output));
+  if (options.sizeMiB > 0) figures.push(await benchLargeMessage(session, options, output));
+  return figures;
+}
 
-  if (options.publishes > 0) {
-    const progress = new ProgressReporter(output, "publishes", { noun: "publishes" });
-    const timing = await measurePublishes(
-      session,
-      options.publishes,
-      (received) => progress.update(received, options.publishes),
-      0,
-      options.timeout,
+async function benchPublishes(
+  session: WslinkSession,
+  { publishes, timeout }: BenchOptions,
+  output: CliOutput,
+): Promise<BenchFigure> {
+  const progress = new ProgressReporter(output, "publishes", { noun: "publishes" });
+  const timing = await measurePublishes(
+    session,
+    publishes,
+    (received) => progress.update(received, publishes),
+    0,
+    timeout,
+  );
+  progress.finish();
+  return {
+    name: "publishes consumed",
+    value: (timing.count * 1000) / timing.totalMs,
+    unit: "publishes/s",
+  };
+}
+
+// `calls` round trips one after the other, then as many with 100 in flight.
+async function benchCalls(
+  call: () => Promise<unknown>,
+  calls: number,
+  output: CliOutput,
+): Promise<BenchFigure[]> {
+  const sequential = await measureSequential(calls, call);
+  output.out(`${formatCount(calls)} sequential calls done\n`);
+  const concurrent = await measureInFlight(calls, 100, call);
+  output.out(`${formatCount(calls)} calls, 100 in flight, done\n`);
+  return [
+    { name: "RPC round trips, sequential", ...perSecond(sequential, "calls/s") },
+    { name: "RPC round trips, 100 in flight", ...perSecond(concurrent, "calls/s") },
+  ];
+}
+
+async function benchLargeMessage(
+  session: WslinkSession,
+  options: BenchOptions,
+  output: CliOutput,
+): Promise<BenchFigure> {
+  const size = options.sizeMiB * 1024 * 1024;
+  const progress = new ProgressReporter(output, `${formatBytes(size)} message`);
+  // The whole message may take long; what may not is a silence as long as the timeout.
+  const watchdog = new Watchdog(options.timeout, "the large message");
+  const stop = session.on("progress", (event) => {
+    watchdog.touch();
+    progress.update(event.received, event.total);
+  });
+  try {
+    const timing = await watchdog.guard(
+      measureLargeResults(session, 1, size, { timeout: 0, signal: watchdog.signal }),
     );
     progress.finish();
-    figures.push({
-      name: "publishes consumed",
-      value: (timing.count * 1000) / timing.totalMs,
-      unit: "publishes/s",
-    });
+    return { name: "large message", value: size / MIB / (timing.ms / 1000), unit: "MiB/s" };
+  } finally {
+    watchdog.stop();
+    stop();
   }
-  if (options.calls > 0) {
-    const sequential = await measureSequential(options.calls, call);
-    figures.push({ name: "RPC round trips, sequential", ...perSecond(sequential, "calls/s") });
-    output.out(`${formatCount(options.calls)} sequential calls done\n`);
-    const concurrent = await measureInFlight(options.calls, 100, call);
-    figures.push({ name: "RPC round trips, 100 in flight", ...perSecond(concurrent, "calls/s") });
-    output.out(`${formatCount(options.calls)} calls, 100 in flight, done\n`);
-  }
-  if (options.sizeMiB > 0) {
-    const size = options.sizeMiB * 1024 * 1024;
-    const progress = new ProgressReporter(output, `${formatBytes(size)} message`);
-    // The whole message may take long; what may not is a silence as long as the timeout.
-    const watchdog = new Watchdog(options.timeout, "the large message");
-    const stop = session.on("progress", (event) => {
-      watchdog.touch();
-      progress.update(event.received, event.total);
-    });
-    try {
-      const timing = await watchdog.guard(
-        measureLargeResults(session, 1, size, { timeout: 0, signal: watchdog.signal }),
-      );
-      progress.finish();
-      figures.push({
-        name: "large message",
-        value: size / MIB / (timing.ms / 1000),
-        unit: "MiB/s",
-      });
-    } finally {
-      watchdog.stop();
-      stop();
-    }
-  }
-  return figures;
 }
 
 const MIB = 1024 * 1024;
