@@ -1,5 +1,6 @@
 // The receiving side of a session, up to the decoded message: frames in, through the un-chunker
 // and the msgpack decoder (its fast path for replies), messages out. What it drops it reports.
+import { ChunkError } from "../codec/chunk_error.ts";
 import type { UnChunker } from "../codec/unchunker.ts";
 import { typeName } from "../protocol/envelope.ts";
 import { binaryFrame, releaseCopiedFrame } from "../protocol/frames.ts";
@@ -11,20 +12,38 @@ import type { SessionErrorKind } from "./events.ts";
 /** Hears of a frame or message that was dropped, and why. */
 export type DropReporter = (kind: SessionErrorKind, error: unknown) => void;
 
+/** Hears what the un-chunker did with each frame of a message in several frames. */
+export type BufferedTracker = (
+  chunkId: number,
+  outcome: "incomplete" | "complete" | "refused",
+) => void;
+
 /** Turns received frames into decoded messages. */
 export class MessageReader {
   readonly #unchunker: UnChunker;
   readonly #decode: (bytes: Uint8Array) => unknown;
   readonly #report: DropReporter;
+  readonly #track: BufferedTracker;
 
-  constructor(unchunker: UnChunker, useBigInt64: boolean, report: DropReporter) {
+  constructor(
+    unchunker: UnChunker,
+    useBigInt64: boolean,
+    report: DropReporter,
+    track: BufferedTracker,
+  ) {
     this.#unchunker = unchunker;
     this.#decode = createReplyDecoder(createMessageCodec({ useBigInt64 }));
     this.#report = report;
+    this.#track = track;
   }
 
-  /** Takes one received frame; returns the message it completes, if any. */
-  readFrame(data: unknown): Uint8Array | undefined {
+  /** What the un-chunker holds: bytes against its budget, and incomplete messages. */
+  get pending(): { readonly bytes: number; readonly messages: number } {
+    return { bytes: this.#unchunker.pendingBytes, messages: this.#unchunker.pendingMessages };
+  }
+
+  /** The bytes of one received frame; `undefined` (reported) when it is not a binary frame. */
+  frameOf(data: unknown): Uint8Array | undefined {
     const frame = binaryFrame(data);
     if (frame === undefined) {
       const [kind, problem] = typeof data === "string"
@@ -34,15 +53,28 @@ export class MessageReader {
           `a frame of an unexpected type was dropped: ${typeName(data)}`,
         ];
       this.#report(kind, clientError("protocol", problem));
-      return undefined;
     }
+    return frame;
+  }
+
+  /**
+   * Takes one frame (`data` is what the socket delivered, freed early when it was copied);
+   * returns the message it completes, if any.
+   */
+  readFrame(frame: Uint8Array, data: unknown): Uint8Array | undefined {
     let bytes: Uint8Array | undefined;
     try {
       bytes = this.#unchunker.push(frame);
     } catch (error) {
+      if (error instanceof ChunkError && error.messageId !== undefined) {
+        this.#track(error.messageId, "refused");
+      }
       this.#report("frame-refused", error);
       return undefined;
     }
+    // A message in several frames: its chunk id is tracked until it completes.
+    if (bytes === undefined) this.#track(chunkIdOf(frame), "incomplete");
+    else if (bytes.buffer !== frame.buffer) this.#track(chunkIdOf(frame), "complete");
     releaseCopiedFrame(data, bytes);
     return bytes;
   }
@@ -61,4 +93,8 @@ export class MessageReader {
   release(): void {
     this.#unchunker.release();
   }
+}
+
+function chunkIdOf(frame: Uint8Array): number {
+  return (frame[0] | (frame[1] << 8) | (frame[2] << 16) | (frame[3] << 24)) >>> 0;
 }

@@ -2,6 +2,7 @@
 // what the server and the caller hand a session (the hello reply, the URL).
 import { DEFAULT_UNCHUNKER_LIMITS, type UnChunkerLimits } from "../codec/unchunker.ts";
 import { DEFAULT_SECRET, MIN_FRAME_SIZE } from "../protocol/defaults.ts";
+import { MAX_BIN_SIZE } from "../protocol/_bin_stream.ts";
 import { readEnvironmentVariable } from "../util/runtime.ts";
 import type { WebSocketConstructor, WslinkSessionOptions } from "./options.ts";
 
@@ -18,6 +19,7 @@ export interface ResolvedSessionOptions {
   readonly maxFrameSize: number;
   readonly sendHighWaterMark: number;
   readonly maxMessageSize: number;
+  readonly maxStreamSize: number;
   readonly maxPendingBytes: number;
   readonly maxPendingMessages: number;
   readonly useBigInt64: boolean;
@@ -44,6 +46,7 @@ export function resolveSessionOptions(options: WslinkSessionOptions): ResolvedSe
     ),
     sendHighWaterMark: options.sendHighWaterMark ?? 4 * 1024 * 1024,
     maxMessageSize: options.maxMessageSize ?? DEFAULT_UNCHUNKER_LIMITS.maxMessageSize,
+    maxStreamSize: options.maxStreamSize ?? MAX_BIN_SIZE,
     maxPendingBytes: options.maxPendingBytes ?? DEFAULT_UNCHUNKER_LIMITS.maxPendingBytes,
     maxPendingMessages: options.maxPendingMessages ?? DEFAULT_UNCHUNKER_LIMITS.maxPendingMessages,
     useBigInt64: options.useBigInt64 ?? false,
@@ -61,6 +64,12 @@ export function resolveSessionOptions(options: WslinkSessionOptions): ResolvedSe
   if (!Number.isSafeInteger(resolved.sendHighWaterMark) || resolved.sendHighWaterMark < 1) {
     throw new RangeError(
       `sendHighWaterMark must be a positive integer, got ${resolved.sendHighWaterMark}`,
+    );
+  }
+  const { maxStreamSize } = resolved;
+  if (!Number.isInteger(maxStreamSize) || maxStreamSize < 1 || maxStreamSize > MAX_BIN_SIZE) {
+    throw new RangeError(
+      `maxStreamSize must be an integer from 1 to ${MAX_BIN_SIZE}, got ${maxStreamSize}`,
     );
   }
   return Object.freeze(resolved);

@@ -25,6 +25,7 @@ export {
  * - `hello-too-large`: the hello would exceed the server's pre-authentication limit.
  * - `protocol`: the server sent something the protocol does not allow.
  * - `overflow`: a subscription's buffer overflowed under the `"error"` policy.
+ * - `too-large`: a streamed result is larger than `maxStreamSize` (`data.size`, `data.limit`).
  */
 export type ClientErrorKind =
   | "closed"
@@ -33,7 +34,8 @@ export type ClientErrorKind =
   | "encode"
   | "hello-too-large"
   | "protocol"
-  | "overflow";
+  | "overflow"
+  | "too-large";
 
 /**
  * An error from a wslink server, or from this client (code {@link CLIENT_ERROR}).

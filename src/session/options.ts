@@ -40,7 +40,17 @@ export type WslinkSessionOptions = Readonly<
     sendHighWaterMark: number;
     /** Largest incoming message accepted, in bytes. Default 1 GiB. */
     maxMessageSize: number;
-    /** Budget for all incomplete incoming messages together, in bytes. Default 2 GiB. */
+    /**
+     * Largest result `callStream()` accepts, in bytes, from 1 to 4 GiB - 1 (the protocol's
+     * limit). Streamed results are never buffered whole, so this is separate from
+     * `maxMessageSize`. Default 4 GiB - 1.
+     */
+    maxStreamSize: number;
+    /**
+     * Budget for all incomplete incoming messages together, in bytes: their buffers, and for
+     * streamed results the frames held ahead of a gap and the bytes not yet read from the
+     * stream. Default 2 GiB.
+     */
     maxPendingBytes: number;
     /** How many incoming messages may be incomplete at once. Default 1024. */
     maxPendingMessages: number;
@@ -66,12 +76,18 @@ export type WslinkSessionOptions = Readonly<
   }>
 >;
 
-/** Options of one `WslinkSession.call()`. */
+/** Options of one `WslinkSession.call()` or `callStream()`. */
 export type CallOptions = Readonly<
   Partial<{
-    /** Milliseconds to wait for the reply; 0 means none. Default: the session's `callTimeout`. */
+    /**
+     * Milliseconds to wait for the reply (for `callStream()`, its first frame); 0 means none.
+     * Default: the session's `callTimeout`.
+     */
     timeout: number;
-    /** Aborts the call: it rejects with code -32099 and its late reply is dropped. */
+    /**
+     * Aborts the call: it rejects with code -32099 and its late reply is dropped. A stream that
+     * `callStream()` resolved errors with that same error, and the rest of it is dropped.
+     */
     signal: AbortSignal;
   }>
 >;

@@ -11,6 +11,8 @@ import { checkHelloReply, encodeHello } from "./_hello.ts";
 import { Emitter } from "../util/emitter.ts";
 import { PendingCalls } from "./_pending.ts";
 import { MessageReader } from "./_reader.ts";
+import { StreamRouter } from "./_stream.ts";
+import { BinaryStream } from "./binary_stream.ts";
 import { type OutgoingMessage, Sender } from "./_sender.ts";
 import { type OpenFailure, SocketLink } from "./_socket.ts";
 import { TopicRegistry } from "./_topics.ts";
@@ -23,7 +25,7 @@ import {
   resolveSessionOptions,
   smallestLimit,
 } from "./_resolve_options.ts";
-import { abortedError, clientError, closedError, openFailedError } from "./errors.ts";
+import { abortedError, clientError, closedError, openFailedError, WslinkError } from "./errors.ts";
 import { waitAtMost } from "../util/timers.ts";
 import type {
   SessionCloseEvent,
@@ -88,6 +90,7 @@ export class WslinkSession implements AsyncDisposable {
     this.#events.emit("error", { kind: "subscriber-threw", error, message, topic })
   );
   readonly #sender: Sender;
+  readonly #streams: StreamRouter;
   readonly #socketClosed: Promise<void>;
   #closeInfo: SessionCloseEvent | undefined;
   #clientId = "";
@@ -112,7 +115,17 @@ export class WslinkSession implements AsyncDisposable {
       unchunker,
       options.useBigInt64,
       (kind, error) => this.#report(kind, error),
+      (chunkId, outcome) => this.#streams.noteBuffered(chunkId, outcome),
     );
+    this.#streams = new StreamRouter({
+      maxPendingBytes: options.maxPendingBytes,
+      maxPendingMessages: options.maxPendingMessages,
+      maxStreamSize: options.maxStreamSize,
+      buffered: () => this.#reader.pending,
+      readBuffered: (frame) => this.#readBuffered(frame, frame.buffer),
+      settle: (id, value) => this.#pending.settle(id, { kind: "result", result: value }),
+      progress: (id, received, total) => this.#events.emit("progress", { id, received, total }),
+    });
     let markSocketClosed!: () => void;
     this.#socketClosed = new Promise((resolve) => markSocketClosed = resolve);
     this.#link = new SocketLink(options.WebSocket, url, {
@@ -229,6 +242,69 @@ export class WslinkSession implements AsyncDisposable {
     kwargs: Readonly<Record<string, unknown>> = {},
     options: CallOptions = {},
   ): Promise<T> {
+    return this.#request(method, args, kwargs, options) as Promise<T>;
+  }
+
+  /**
+   * Calls `method`, whose result must be binary (a msgpack `bin`), and resolves as soon as the
+   * first frame of the reply is in, with a {@link BinaryStream} of the result's bytes: its `size`
+   * is known, and each later frame's bytes are enqueued as they arrive, as views of the frame
+   * (no copy, no buffer of the message's size). So a result may be larger than `maxMessageSize`,
+   * up to `maxStreamSize` (default, and most, 4 GiB - 1).
+   *
+   * Rejects like {@link WslinkSession.call}: with the server's error, or code -32099 when the
+   * session is closed, the reply's first frame did not come within `timeout`, `signal` aborted,
+   * the result is not binary (`data.kind` `"protocol"`, `data.value` the decoded result) or
+   * larger than `maxStreamSize` (`"too-large"`). Once resolved, the stream errors when the
+   * connection closes, `signal` aborts, a frame of the result is refused (a `ChunkError`) or the
+   * server sends an error for the call midway; `cancel()` drops the rest as it arrives.
+   *
+   * @example
+   * ```ts
+   * import { WslinkSession } from "@trame-wire/client";
+   * import { serve } from "@trame-wire/client/server";
+   *
+   * await using server = await serve({ port: 0 });
+   * server.trigger("mesh", () => new Blob([new Uint8Array(1_000_000)]));
+   * await using session = await WslinkSession.connect(server.url);
+   * const stream = await session.callStream("trame.trigger", ["mesh", [], {}]);
+   * let received = 0;
+   * for await (const chunk of stream) received += chunk.byteLength;
+   * console.log(received === stream.size);
+   * ```
+   */
+  callStream(
+    method: string,
+    args: readonly unknown[] = [],
+    kwargs: Readonly<Record<string, unknown>> = {},
+    options: CallOptions = {},
+  ): Promise<BinaryStream> {
+    let id: string | undefined;
+    const what = `the call of ${method}`;
+    const expect = (requestId: string) => {
+      id = requestId;
+      this.#streams.expect(requestId, options.signal, what);
+    };
+    return this.#request(method, args, kwargs, options, expect).then(
+      (value) => {
+        this.#streams.settled(id!, false);
+        return binaryResult(value, what);
+      },
+      (error: unknown) => {
+        if (id !== undefined) this.#streams.settled(id, gaveUp(error));
+        throw error;
+      },
+    );
+  }
+
+  // Sends a request; `onId` hears its id before it is sent.
+  #request(
+    method: string,
+    args: readonly unknown[],
+    kwargs: Readonly<Record<string, unknown>>,
+    options: CallOptions,
+    onId?: (id: string) => void,
+  ): Promise<unknown> {
     if (this.#closeInfo !== undefined) {
       return Promise.reject(closedError(this.#closeInfo.code, this.#closeInfo.reason));
     }
@@ -250,9 +326,10 @@ export class WslinkSession implements AsyncDisposable {
         clientError("encode", `cannot encode the call of ${method}: ${String(cause)}`, { cause }),
       );
     }
+    onId?.(id);
     const result = this.#pending.track(id, timeout, signal, `the call of ${method}`);
     this.#pending.attach(id, this.#sender.send(bytes));
-    return result as Promise<T>;
+    return result;
   }
 
   /**
@@ -351,7 +428,14 @@ export class WslinkSession implements AsyncDisposable {
 
   #receive(data: unknown): void {
     if (this.#closeInfo !== undefined) return;
-    const bytes = this.#reader.readFrame(data);
+    const frame = this.#reader.frameOf(data);
+    if (frame === undefined || this.#streams.route(frame)) return;
+    this.#readBuffered(frame, data);
+  }
+
+  #readBuffered(frame: Uint8Array, data: unknown): void {
+    if (this.#closeInfo !== undefined) return;
+    const bytes = this.#reader.readFrame(frame, data);
     // A progress listener may have closed the session.
     if (bytes === undefined || this.#closeInfo !== undefined) return;
     const decoded = this.#reader.decode(bytes);
@@ -373,8 +457,10 @@ export class WslinkSession implements AsyncDisposable {
       if (this.#topics.publish(id, message)) return;
       return this.#refuse("protocol-violation", `a publish id without topic: "${id}"`, message);
     }
-    const settled = this.#pending.settle(id, readReply(message));
+    const outcome = readReply(message);
+    const settled = this.#pending.settle(id, outcome);
     if (settled !== "unknown") return; // a reply, or the late reply of a call that gave up
+    if (this.#streams.failStream(id, outcome)) return; // the server gave up midway
     this.#refuse("unknown-id", `a reply to "${id}", which no call is waiting for`, message);
   }
 
@@ -391,9 +477,11 @@ export class WslinkSession implements AsyncDisposable {
   #abort(code: number, reason: string, local: boolean, failure?: OpenFailure): void {
     if (this.#closeInfo !== undefined) return;
     this.#closeInfo = { code, reason, local };
-    this.#pending.close(
-      failure === undefined ? closedError(code, reason) : openFailedError(code, failure),
-    );
+    const closed = failure === undefined
+      ? closedError(code, reason)
+      : openFailedError(code, failure);
+    this.#pending.close(closed);
+    this.#streams.close(closed);
     this.#sender.close();
     this.#encoder.dispose();
     this.#topics.end();
@@ -402,4 +490,19 @@ export class WslinkSession implements AsyncDisposable {
     this.#events.emit("close", { code, reason, local });
     this.#events.clear();
   }
+}
+
+// What a stream call resolves with: the stream, or one made of a binary result that arrived whole.
+function binaryResult(value: unknown, what: string): BinaryStream {
+  if (value instanceof BinaryStream) return value;
+  if (value instanceof WslinkError) throw value;
+  if (value instanceof Uint8Array) return BinaryStream.of(value);
+  const type = isMap(value) ? "a map" : typeName(value);
+  throw clientError("protocol", `${what} returned ${type}, not binary`, { value });
+}
+
+// Whether a call's rejection means it stopped waiting (its reply may still come).
+function gaveUp(error: unknown): boolean {
+  const kind = error instanceof WslinkError ? (error.data as { kind?: unknown })?.kind : undefined;
+  return kind === "timeout" || kind === "aborted";
 }
