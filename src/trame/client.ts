@@ -6,6 +6,7 @@
 import { abortedError, clientError, isClosedError, WslinkError } from "../session/errors.ts";
 import type { CallOptions, WslinkSessionOptions } from "../session/options.ts";
 import { checkDuration, DEFAULT_CLOSE_TIMEOUT_MS } from "../session/_resolve_options.ts";
+import type { BinaryStream } from "../session/binary_stream.ts";
 import { WslinkSession } from "../session/session.ts";
 import type { SessionCloseEvent } from "../session/events.ts";
 import { ClientState } from "./client_state.ts";
@@ -284,6 +285,38 @@ export class TrameClient<T extends Record<string, unknown> = Record<string, unkn
     options: CallOptions = {},
   ): Promise<R> {
     return this.#call<R>(TRAME_METHODS.trigger, [name, args, kwargs], options);
+  }
+
+  /**
+   * Calls trigger `name`, whose result must be binary, and resolves at the first frame of the
+   * reply with a {@link BinaryStream} of its bytes, handed over as they arrive (see
+   * `WslinkSession.callStream()`): a result may be far larger than `maxMessageSize`, and is never
+   * held whole in memory. `options` bound the wait for the first frame (`timeout`) and abort the
+   * call or the stream (`signal`).
+   *
+   * @example
+   * ```ts
+   * import { TrameClient } from "@trame-wire/client";
+   * import { serve } from "@trame-wire/client/server";
+   *
+   * await using server = await serve({ port: 0 });
+   * server.trigger("export", () => new Blob(["a,b\n1,2\n"]));
+   * await using client = new TrameClient(server.url);
+   * await client.connect();
+   * const stream = await client.triggerStream("export");
+   * console.log(stream.size, await new Response(stream).text());
+   * ```
+   */
+  triggerStream(
+    name: string,
+    args: unknown[] = [],
+    kwargs: Record<string, unknown> = {},
+    options: CallOptions = {},
+  ): Promise<BinaryStream> {
+    if (this.#session === undefined || this.#status !== "connected") {
+      return Promise.reject(this.#notConnected());
+    }
+    return this.#session.callStream(TRAME_METHODS.trigger, [name, args, kwargs], {}, options);
   }
 
   /** Asks the server to publish the current values of `keys` to every client, this one included. */
