@@ -30,6 +30,7 @@ import { waitAtMost } from "../util/timers.ts";
 import { pythonExceptionRepr, pythonTruthy, traceOf } from "./_python_repr.ts";
 import { TrameServerError } from "./errors.ts";
 import type { Logger } from "./log.ts";
+import { sendStreamed, type StreamSource, streamSourceOf } from "./_stream_sender.ts";
 
 export { consoleLogger } from "./log.ts";
 export type { Logger, LogLevel } from "./log.ts";
@@ -122,10 +123,12 @@ export type PublishOptions = Readonly<
   }>
 >;
 
-interface QueuedPublish {
-  readonly frames: Uint8Array[];
-  readonly targets: Connection[];
-}
+type QueuedPublish =
+  | { readonly frames: Uint8Array[]; readonly targets: Connection[] }
+  | { readonly source: StreamSource; readonly topic: string; readonly targets: Connection[] };
+
+/** Streamed results one connection may be sent at once; a call returning another one waits. */
+export const MAX_STREAMS_PER_CONNECTION = 4;
 
 /** @internal The wslink protocol, independent of the runtime. One per server. */
 export class WslinkCore {
@@ -168,15 +171,23 @@ export class WslinkCore {
    * Publishes `data` on `topic` to the authenticated clients. The message is packed now (so
    * later mutations of `data` do not matter) and sent once the current task is done, after the
    * reply of the call being handled, as the reference server does. Throws when `data` cannot
-   * be packed.
+   * be packed. A `Blob` or `{ size, stream }` is streamed, read as it is sent (to every client at
+   * the pace of the slowest).
    */
   publish(topic: string, data: unknown, options: PublishOptions = {}): void {
-    if (this.#closed) return;
+    const source = streamSourceOf(data);
+    if (this.#closed) return source?.discard();
     const targets = [...this.#connections.values()].filter((connection) =>
       connection.authenticated &&
       (options.clientId === undefined || connection.id === options.clientId) &&
       connection.id !== options.skipClientId
     );
+    if (source !== undefined) {
+      if (targets.length === 0) return source.discard();
+      this.#publishQueue.push({ source, topic, targets });
+      this.#publishTimer ??= setTimeout(() => this.#sendPublishes(), 0);
+      return;
+    }
     const frames = this.#frames(resultEnvelope(publishId(topic), data));
     if (targets.length === 0) return;
     this.#publishQueue.push({ frames, targets });
@@ -212,6 +223,7 @@ export class WslinkCore {
     this.#encoder.dispose();
     clearTimeout(this.#publishTimer);
     this.#publishTimer = undefined;
+    for (const queued of this.#publishQueue) if ("source" in queued) queued.source.discard();
     this.#publishQueue = [];
     const closing = [...this.#connections.values()].map((connection) => {
       connection.close(CLOSE_CODES.goingAway, "Server shutdown");
@@ -269,8 +281,34 @@ export class WslinkCore {
       this.sendError(connection, id, { code: EXCEPTION_RAISED, message: "Exception raised", data });
       return;
     }
-    if (connection.isClosed) return; // Closed during the call: nobody to answer.
+    const source = streamSourceOf(result);
+    if (connection.isClosed) return source?.discard(); // Closed during the call: nobody to answer.
+    if (source !== undefined) return await this.#streamResult(connection, id, source, name);
     this.sendResult(connection, id, result, name);
+  }
+
+  /**
+   * Sends a streamed result without waiting for it to be sent: only for a free slot among the
+   * connection's {@link MAX_STREAMS_PER_CONNECTION}. A source that fails midway gets the call an
+   * error reply (-32001) after its partial result, which tells the client's stream.
+   */
+  async #streamResult(
+    connection: Connection,
+    id: string,
+    source: StreamSource,
+    method: string,
+  ): Promise<void> {
+    if (!connection.authenticated || !(await connection.streamSlot())) return source.discard();
+    sendStreamed([connection], id, source, this.#config.maxMsgSize)
+      .catch((error) => {
+        this.#config.log("error", `the streamed result of ${method} failed`, error);
+        this.sendError(connection, id, {
+          code: EXCEPTION_RAISED,
+          message: "Exception raised",
+          data: { method, exception: pythonExceptionRepr(error), trace: traceOf(error) },
+        });
+      })
+      .finally(() => connection.releaseStreamSlot());
   }
 
   /** Sends a result, or error -32002 naming `method` when the result cannot be packed. */
@@ -356,8 +394,15 @@ export class WslinkCore {
     this.#publishTimer = undefined;
     const queue = this.#publishQueue;
     this.#publishQueue = [];
-    for (const { frames, targets } of queue) {
-      for (const target of targets) target.sendFrames(frames);
+    for (const queued of queue) {
+      if ("frames" in queued) {
+        for (const target of queued.targets) target.sendFrames(queued.frames);
+        continue;
+      }
+      const { source, topic, targets } = queued;
+      sendStreamed(targets, publishId(topic), source, this.#config.maxMsgSize).catch((error) => {
+        this.#config.log("error", `the streamed publish on ${topic} failed midway`, error);
+      });
     }
   }
 
@@ -392,6 +437,9 @@ export class Connection implements ServerClient {
   #waitingHead = 0;
   #waitingBytes = 0;
   #draining = false;
+  // Streamed results being sent, and the calls waiting for a slot.
+  #streaming = 0;
+  #streamWaiters: (() => void)[] = [];
 
   constructor(
     core: WslinkCore,
@@ -415,6 +463,27 @@ export class Connection implements ServerClient {
     return this.#isClosed;
   }
 
+  /** Bytes sent to the socket and not written out yet. */
+  get bufferedAmount(): number {
+    return this.#isClosed ? 0 : this.#socket.bufferedAmount;
+  }
+
+  /** Waits for a slot to stream a result in; false when the connection closed meanwhile. */
+  async streamSlot(): Promise<boolean> {
+    while (this.#streaming >= MAX_STREAMS_PER_CONNECTION && !this.#isClosed) {
+      await new Promise<void>((resolve) => this.#streamWaiters.push(resolve));
+    }
+    if (this.#isClosed) return false;
+    this.#streaming++;
+    return true;
+  }
+
+  /** Frees a slot taken with {@link streamSlot}. */
+  releaseStreamSlot(): void {
+    this.#streaming--;
+    this.#streamWaiters.shift()?.();
+  }
+
   close(code: number = 1000, reason = ""): void {
     if (this.#isClosed) return;
     this.#closing = true;
@@ -425,6 +494,7 @@ export class Connection implements ServerClient {
   markClosed(): boolean {
     if (this.#isClosed) return false;
     this.#isClosed = true;
+    for (const wake of this.#streamWaiters.splice(0)) wake();
     this.#unchunker.then((unchunker) => unchunker.release(), () => {});
     this.#resolveClosed();
     return true;

@@ -32,6 +32,8 @@ export { CLOSE_CODES, consoleLogger, WSLINK_ERRORS } from "./core.ts";
 export { MESSAGE_OVERHEAD } from "../protocol/defaults.ts";
 export type { Logger, LogLevel, RpcHandler, ServerClient } from "./core.ts";
 export { TrameServerError } from "./errors.ts";
+export { openFile } from "./_stream_sender.ts";
+export type { StreamedBytes } from "./_stream_sender.ts";
 export type { TrameServerErrorCode } from "./errors.ts";
 export { detectRuntime } from "./adapters/detect.ts";
 export type {
