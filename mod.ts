@@ -50,7 +50,7 @@ export type {
   UnChunkerOptions,
 } from "./src/codec/unchunker.ts";
 export { WslinkSession } from "./src/session/session.ts";
-export { BinaryStream } from "./src/session/binary_stream.ts";
+export type { BinaryStream } from "./src/session/binary_stream.ts";
 export type {
   CallOptions,
   WebSocketConstructor,

@@ -12,7 +12,7 @@ import { HEADER_LENGTH } from "../codec/header.ts";
 import { RANGE_COST_BYTES } from "../codec/_engine.ts";
 import { MAX_STREAM_PREFIX, readStreamPrefix } from "../protocol/_bin_stream.ts";
 import type { ReplyOutcome } from "../protocol/envelope.ts";
-import { BinaryStream } from "./binary_stream.ts";
+import { type BinaryStream, type BinaryStreamFeed, createBinaryStream } from "./binary_stream.ts";
 import { abortedError, clientError, WslinkError } from "./errors.ts";
 import type { SettleResult } from "./_pending.ts";
 
@@ -104,7 +104,7 @@ interface BoundStream {
   readonly held: HeldFrames;
   readonly expected: Expected;
   /** Undefined once the stream ended, failed or was cancelled: frames are then counted only. */
-  controller: ReadableStreamDefaultController<Uint8Array> | undefined;
+  feed: BinaryStreamFeed | undefined;
   /** The message bytes up to here were enqueued. */
   next: number;
   /** Message bytes received, held ones included. */
@@ -229,7 +229,7 @@ export class StreamRouter {
   #hasRoom(buffered: number, more: number): boolean {
     let queued = 0;
     for (const stream of this.#bound.values()) {
-      queued += Math.max(0, -(stream.controller?.desiredSize ?? 0));
+      queued += stream.feed?.queuedBytes ?? 0;
     }
     return buffered + this.#heldBytes + queued + more <= this.#options.maxPendingBytes;
   }
@@ -302,17 +302,12 @@ export class StreamRouter {
       dataOffset,
       held: new HeldFrames(),
       expected,
-      controller: undefined,
+      feed: undefined,
       next: 0,
       received: 0,
       onAbort: undefined,
     };
-    const binary = new BinaryStream(size, {
-      start: (controller) => {
-        stream.controller = controller;
-      },
-      cancel: () => this.#stop(stream),
-    });
+    const binary = createBinaryStream(size, (feed) => stream.feed = feed, () => this.#stop(stream));
     this.#bound.set(stream.chunkId, stream);
     this.#boundById.set(id, stream);
     if (this.#options.settle(id, binary) !== "settled") {
@@ -334,7 +329,7 @@ export class StreamRouter {
     const total = readUint32(frame, 8);
     const contentLength = frame.byteLength - HEADER_LENGTH;
     stream.received += contentLength;
-    if (stream.controller === undefined) {
+    if (stream.feed === undefined) {
       if (stream.received >= stream.total) this.#forget(stream);
       return;
     }
@@ -374,7 +369,7 @@ export class StreamRouter {
     }
     this.#options.progress(stream.chunkId, stream.received, stream.total);
     if (stream.next === stream.total) {
-      stream.controller?.close();
+      stream.feed?.close();
       this.#finish(stream);
       this.#forget(stream);
     }
@@ -383,7 +378,7 @@ export class StreamRouter {
   #enqueue(stream: BoundStream, offset: number, frame: Uint8Array): void {
     const skip = Math.max(0, stream.dataOffset - offset);
     const content = frame.subarray(HEADER_LENGTH + skip);
-    if (content.byteLength > 0) stream.controller!.enqueue(content);
+    if (content.byteLength > 0) stream.feed!.push(content);
     stream.next = offset + frame.byteLength - HEADER_LENGTH;
   }
 
@@ -393,7 +388,7 @@ export class StreamRouter {
 
   // Errors the stream; its later frames are counted and dropped.
   #fail(stream: BoundStream, error: unknown): void {
-    stream.controller?.error(error);
+    stream.feed?.error(error);
     this.#stop(stream);
   }
 
@@ -405,7 +400,7 @@ export class StreamRouter {
   }
 
   #finish(stream: BoundStream): void {
-    stream.controller = undefined;
+    stream.feed = undefined;
     this.#heldBytes -= stream.held.bytes;
     stream.held.clear();
     if (stream.onAbort !== undefined) {
@@ -430,7 +425,7 @@ export class StreamRouter {
       dataOffset: total,
       held: new HeldFrames(),
       expected: { signal: undefined, what: "" },
-      controller: undefined,
+      feed: undefined,
       next: 0,
       received: 0,
       onAbort: undefined,

@@ -12,7 +12,7 @@ import { Emitter } from "../util/emitter.ts";
 import { PendingCalls } from "./_pending.ts";
 import { MessageReader } from "./_reader.ts";
 import { StreamRouter } from "./_stream.ts";
-import { BinaryStream } from "./binary_stream.ts";
+import { type BinaryStream, binaryStreamOf, isBinaryStream } from "./binary_stream.ts";
 import { type OutgoingMessage, Sender } from "./_sender.ts";
 import { type OpenFailure, SocketLink } from "./_socket.ts";
 import { TopicRegistry } from "./_topics.ts";
@@ -494,9 +494,9 @@ export class WslinkSession implements AsyncDisposable {
 
 // What a stream call resolves with: the stream, or one made of a binary result that arrived whole.
 function binaryResult(value: unknown, what: string): BinaryStream {
-  if (value instanceof BinaryStream) return value;
+  if (isBinaryStream(value)) return value;
   if (value instanceof WslinkError) throw value;
-  if (value instanceof Uint8Array) return BinaryStream.of(value);
+  if (value instanceof Uint8Array) return binaryStreamOf(value);
   const type = isMap(value) ? "a map" : typeName(value);
   throw clientError("protocol", `${what} returned ${type}, not binary`, { value });
 }
