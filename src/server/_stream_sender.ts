@@ -5,7 +5,7 @@ import { randomMessageId } from "../codec/chunker.ts";
 import { encodeHeader, HEADER_LENGTH } from "../codec/header.ts";
 import { DEFAULT_MAX_MSG_SIZE } from "../protocol/defaults.ts";
 import { MAX_BIN_SIZE, streamPrefix } from "../protocol/_bin_stream.ts";
-import { currentRuntime } from "../util/runtime.ts";
+import { open } from "node:fs/promises";
 
 /**
  * Bytes a handler may return (or publish) to have them streamed: a `Blob` (`Bun.file()`, Node's
@@ -57,9 +57,11 @@ export class StreamSourceError extends Error {
 // How often a sender waiting for room looks at `bufferedAmount` again: the sockets have no
 // portable "drained" event.
 const ROOM_POLL_MS = 2;
-// Frames a target may have queued before the next one waits: two keep the socket busy while
-// the next is read.
-const FRAMES_IN_FLIGHT = 2;
+// A frame is sent once its target holds at most this many bytes not written out yet: enough to
+// keep the socket busy while the next frame is read, a fraction of a frame in memory.
+const QUEUED_BYTES_BEFORE_NEXT = 8 * 1024 * 1024;
+// Frames kept for reuse at most.
+const FRAME_POOL_SIZE = 3;
 
 /**
  * Sends `{"wslink": "1.0", id, "result": <source's bytes as a bin>}` to every target, in frames
@@ -79,86 +81,176 @@ export async function sendStreamed(
   const prefix = Number.isInteger(size) && size >= 0 && size <= MAX_BIN_SIZE
     ? streamPrefix(id, size)
     : undefined;
-  const total = (prefix?.byteLength ?? 0) + size;
-  if (prefix === undefined || total > MAX_BIN_SIZE) {
+  if (prefix === undefined || prefix.byteLength + size > MAX_BIN_SIZE) {
     source.discard();
     throw new StreamSourceError(
       `a streamed size must be an integer that fits a message (4 GiB - 1), got ${size}`,
     );
   }
   const frameSize = maxFrameSize === 0 ? DEFAULT_MAX_MSG_SIZE : maxFrameSize;
-  const contentPerFrame = Math.max(frameSize - HEADER_LENGTH, 1);
-  const highWater = FRAMES_IN_FLIGHT * (contentPerFrame + HEADER_LENGTH);
-  const chunkId = randomMessageId();
-  let open = targets.filter((target) => !target.isClosed);
-  // The frame being filled: its offset in the message, and how much of its content is filled.
-  let offset = 0;
-  let frame = newFrame(chunkId, 0, total, contentPerFrame);
-  let filled = 0;
-  const flush = async () => {
-    for (const target of open) {
-      while (!target.isClosed && target.bufferedAmount + frame.byteLength > highWater) {
-        await delay(ROOM_POLL_MS);
-      }
-    }
-    open = open.filter((target) => !target.isClosed);
-    for (const target of open) target.sendFrames([frame]);
-    offset += filled;
-    filled = 0;
-    if (offset < total) frame = newFrame(chunkId, offset, total, contentPerFrame);
-  };
-  // Copies `bytes` into frames, sending each one as it fills.
-  const write = async (bytes: Uint8Array) => {
-    let taken = 0;
-    while (taken < bytes.byteLength && open.length > 0) {
-      if (offset + filled === total) {
-        throw new StreamSourceError(`the stream yields more than its size of ${size}`);
-      }
-      const part = Math.min(frame.byteLength - HEADER_LENGTH - filled, bytes.byteLength - taken);
-      frame.set(bytes.subarray(taken, taken + part), HEADER_LENGTH + filled);
-      filled += part;
-      taken += part;
-      if (filled === frame.byteLength - HEADER_LENGTH) await flush();
-    }
-  };
-  let reader: ReadableStreamDefaultReader<Uint8Array>;
+  const message = new FramedMessage(targets, prefix.byteLength + size, frameSize);
+  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  let byobReader: ReadableStreamBYOBReader | undefined;
   try {
-    reader = source.open().getReader();
+    const stream = source.open();
+    // A byte stream (a Blob's, a file's) reads straight into the frame: no copy, no garbage.
+    try {
+      byobReader = stream.getReader({ mode: "byob" });
+    } catch {
+      reader = stream.getReader();
+    }
   } catch (error) {
     throw new StreamSourceError(`cannot read the bytes to send: ${describe(error)}`, {
       cause: error,
     });
   }
   try {
-    await write(prefix);
-    while (offset < total && open.length > 0) {
+    await message.write(prefix, size);
+    while (!message.complete && message.open) {
       let chunk: ReadableStreamReadResult<Uint8Array>;
       try {
-        chunk = await reader.read();
+        chunk = byobReader !== undefined
+          ? await byobReader.read(message.room())
+          : await reader!.read();
       } catch (error) {
         throw new StreamSourceError(`reading the bytes to send failed: ${describe(error)}`, {
           cause: error,
         });
       }
       if (chunk.done) {
-        const sent = offset + filled - prefix.byteLength;
-        throw new StreamSourceError(`the stream ended after ${sent} of ${size} bytes`);
+        throw new StreamSourceError(
+          `the stream ended after ${message.written - prefix.byteLength} of ${size} bytes`,
+        );
       }
       if (!(chunk.value instanceof Uint8Array)) {
         throw new StreamSourceError("a stream to send must yield Uint8Array chunks");
       }
-      await write(chunk.value);
+      if (byobReader !== undefined) await message.filled(chunk.value);
+      else await message.write(chunk.value, size);
     }
   } finally {
     // Closes the file (or whatever the source holds) when the stream stopped early.
-    reader.cancel().catch(() => {});
+    (byobReader ?? reader)?.cancel().catch(() => {});
   }
 }
 
-function newFrame(chunkId: number, offset: number, total: number, content: number): Uint8Array {
-  const frame = new Uint8Array(HEADER_LENGTH + Math.min(content, total - offset));
-  encodeHeader(chunkId, offset, total, frame);
-  return frame;
+interface SentFrame {
+  readonly frame: Uint8Array;
+  /** The bytes of this message sent up to the end of this frame, WebSocket headers included. */
+  readonly end: number;
+}
+
+// One message going out frame by frame to its targets. A frame is reused once every target has
+// written it out: the bytes a target still holds are the last ones sent to it, so a frame is out
+// when a target holds no more than was sent after it. (A socket that holds on to the frames it
+// sends, as Node's `ws` does, counts their WebSocket headers in `bufferedAmount`; those that
+// count only payloads copy what they are given, so their frames are free at once anyway.)
+class FramedMessage {
+  readonly #chunkId = randomMessageId();
+  readonly #total: number;
+  readonly #contentPerFrame: number;
+  #targets: readonly StreamTarget[];
+  #sentFrames: SentFrame[] = [];
+  #sent = 0;
+  // The frame being filled (its length kept apart: a BYOB read detaches it for a moment), its
+  // offset in the message, and how much of its content is filled.
+  #frame: Uint8Array;
+  #frameLength = 0;
+  #offset = 0;
+  #filled = 0;
+
+  constructor(targets: readonly StreamTarget[], total: number, frameSize: number) {
+    this.#targets = targets.filter((target) => !target.isClosed);
+    this.#total = total;
+    this.#contentPerFrame = Math.max(frameSize - HEADER_LENGTH, 1);
+    this.#frame = this.#nextFrame();
+  }
+
+  /** Whether a target is still open. */
+  get open(): boolean {
+    return this.#targets.length > 0;
+  }
+
+  /** Whether every byte was sent. */
+  get complete(): boolean {
+    return this.#offset === this.#total;
+  }
+
+  /** Bytes of the message written into frames so far. */
+  get written(): number {
+    return this.#offset + this.#filled;
+  }
+
+  /** The unfilled part of the current frame, for a BYOB read. */
+  room(): Uint8Array {
+    return this.#frame.subarray(HEADER_LENGTH + this.#filled);
+  }
+
+  /** A BYOB read filled `view` (the frame's memory, transferred): counts it, sends when full. */
+  async filled(view: Uint8Array): Promise<void> {
+    this.#frame = new Uint8Array(view.buffer as ArrayBuffer, 0, this.#frameLength);
+    this.#filled += view.byteLength;
+    if (this.#filled === this.#frameLength - HEADER_LENGTH) await this.#flush();
+  }
+
+  /** Copies `bytes` into frames, sending each one as it fills; `size` names the source's. */
+  async write(bytes: Uint8Array, size: number): Promise<void> {
+    let taken = 0;
+    while (taken < bytes.byteLength && this.open) {
+      if (this.complete) {
+        throw new StreamSourceError(`the stream yields more than its size of ${size}`);
+      }
+      const room = this.room();
+      const part = Math.min(room.byteLength, bytes.byteLength - taken);
+      room.set(bytes.subarray(taken, taken + part));
+      taken += part;
+      this.#filled += part;
+      if (this.#filled === this.#frameLength - HEADER_LENGTH) await this.#flush();
+    }
+  }
+
+  async #flush(): Promise<void> {
+    const frame = this.#frame;
+    for (const target of this.#targets) {
+      while (!target.isClosed && target.bufferedAmount > QUEUED_BYTES_BEFORE_NEXT) {
+        await delay(ROOM_POLL_MS);
+      }
+    }
+    this.#targets = this.#targets.filter((target) => !target.isClosed);
+    for (const target of this.#targets) target.sendFrames([frame]);
+    this.#sent += webSocketHeaderLength(frame.byteLength) + frame.byteLength;
+    this.#sentFrames.push({ frame, end: this.#sent });
+    this.#offset += this.#filled;
+    this.#filled = 0;
+    if (!this.complete) this.#frame = this.#nextFrame();
+  }
+
+  // A frame for the next bytes: the oldest one sent when every target has written it out and it
+  // has the right size, else a new one.
+  #nextFrame(): Uint8Array {
+    const length = HEADER_LENGTH + Math.min(this.#contentPerFrame, this.#total - this.#offset);
+    const oldest = this.#sentFrames[0];
+    let frame: Uint8Array;
+    if (
+      oldest !== undefined && oldest.frame.byteLength === length &&
+      this.#targets.every((target) => target.bufferedAmount <= this.#sent - oldest.end)
+    ) {
+      this.#sentFrames.shift();
+      frame = oldest.frame;
+    } else {
+      frame = new Uint8Array(length);
+      // Frames never written out are not kept for reuse: a target that holds them keeps them.
+      if (this.#sentFrames.length > FRAME_POOL_SIZE) this.#sentFrames.shift();
+    }
+    encodeHeader(this.#chunkId, this.#offset, this.#total, frame);
+    this.#frameLength = length;
+    return frame;
+  }
+}
+
+// The header of an unmasked WebSocket frame of `length` payload bytes (RFC 6455, 5.2).
+function webSocketHeaderLength(length: number): number {
+  return length < 126 ? 2 : length < 65536 ? 4 : 10;
 }
 
 function delay(ms: number): Promise<void> {
@@ -169,17 +261,16 @@ function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-interface FileGlobals {
-  Bun?: { file(path: string | URL): Blob };
-  Deno?: {
-    open(path: string | URL): Promise<{ readonly readable: ReadableStream<Uint8Array> }>;
-  };
-}
+// Bytes a default reader of a file stream gets per read (a BYOB reader reads as much as it asks).
+const FILE_READ_BYTES = 1024 * 1024;
 
 /**
  * A file to return from a trigger or method, or to publish, so that it is streamed from disk as
- * it is sent: `Bun.file()` on Bun, `fs.openAsBlob()` on Node, and on Deno (which has no file
- * Blob) `{ size, stream }` over the opened file. Rejects as the file system does (`ENOENT`, …).
+ * it is sent: `{ size, stream }` over the opened file, a byte stream that reads straight into the
+ * frames being sent (no copy, no buffer of its own), on every runtime. The file is open from now
+ * until the stream is read to its end or cancelled (the server does one or the other with
+ * whatever a handler returns). Rejects as the file system does (`ENOENT`, …), and with a
+ * `TypeError` for something that is not a file.
  *
  * @example
  * ```ts
@@ -189,19 +280,49 @@ interface FileGlobals {
  * server.trigger("download", () => openFile("./mesh.vtp"));
  * ```
  */
-export async function openFile(path: string | URL): Promise<StreamedBytes> {
-  const { stat, openAsBlob } = await import("node:fs").then((fs) => ({
-    stat: fs.promises.stat,
-    openAsBlob: fs.openAsBlob,
-  }));
-  const { size, isFile } = await stat(path).then((stats) => ({
-    size: stats.size,
-    isFile: stats.isFile(),
-  }));
-  if (!isFile) throw new TypeError(`not a file: ${String(path)}`);
-  const runtime = currentRuntime();
-  const globals = globalThis as FileGlobals;
-  if (runtime === "bun") return globals.Bun!.file(path);
-  if (runtime === "deno") return { size, stream: (await globals.Deno!.open(path)).readable };
-  return await openAsBlob(path);
+export async function openFile(
+  path: string | URL,
+): Promise<{ readonly size: number; readonly stream: ReadableStream<Uint8Array> }> {
+  const handle = await open(path, "r");
+  let size: number;
+  try {
+    const stats = await handle.stat();
+    if (!stats.isFile()) throw new TypeError(`not a file: ${String(path)}`);
+    size = stats.size;
+  } catch (error) {
+    await handle.close();
+    throw error;
+  }
+  let position = 0;
+  let closed = false;
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    await handle.close();
+  };
+  const stream = new ReadableStream({
+    type: "bytes",
+    autoAllocateChunkSize: FILE_READ_BYTES,
+    async pull(controller) {
+      const request = controller.byobRequest!;
+      const view = request.view!;
+      const target = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+      try {
+        const { bytesRead } = await handle.read(target, 0, target.byteLength, position);
+        if (bytesRead === 0) {
+          await close();
+          controller.close();
+          request.respond(0);
+          return;
+        }
+        position += bytesRead;
+        request.respond(bytesRead);
+      } catch (error) {
+        await close().catch(() => {});
+        controller.error(error);
+      }
+    },
+    cancel: close,
+  });
+  return { size, stream };
 }
