@@ -1,5 +1,5 @@
 // What the end-to-end runner, server and clients agree on.
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import process from "node:process";
 
 /** The runtimes a client can run on. */
@@ -49,4 +49,13 @@ export function memory(): { peak: number; current: number } {
     return match === null ? NaN : Number(match[1]) * 1024;
   };
   return { peak: field("VmHWM"), current: field("VmRSS") };
+}
+
+/**
+ * Resets this process's peak resident memory (`VmHWM`) to what it uses now, so that the next
+ * peak read is that of what follows; returns the resident memory at that point, in bytes.
+ */
+export function resetPeakMemory(): number {
+  writeFileSync("/proc/self/clear_refs", "5");
+  return memory().current;
 }

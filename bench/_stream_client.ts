@@ -1,0 +1,177 @@
+// One client of the streaming benchmark (bench/stream.ts), run under Deno, Bun or Node 24:
+//   <runtime> bench/_stream_client.ts URL KIND SIZE [--trigger NAME] [--warmup SIZE]
+//     [--server-memory] [--timeout-ms N]
+// KIND is trame-wire (`callStream`, read with a BYOB reader into one 1 MiB buffer),
+// trame-wire-views (`callStream`, read with a default reader: views of the frames) or bare (the
+// runtime's WebSocket counting frame bytes: the limit). The trigger (default the benchmark server's file
+// trigger) is called with [SIZE]: once with [--warmup] untimed, then timed. With
+// --server-memory, the server's peak memory is reset before the timed transfer and read after.
+// Prints one JSON StreamReport.
+import process from "node:process";
+import { generateChunks } from "../src/codec/chunker.ts";
+import { HEADER_LENGTH } from "../src/codec/header.ts";
+import { createMessageCodec } from "../src/protocol/msgpack.ts";
+import { WslinkSession } from "../src/session/session.ts";
+import { TRAME_METHODS } from "../src/trame/protocol.ts";
+import { memory, resetPeakMemory, runtimeInfo } from "./_e2e_shared.ts";
+import {
+  STREAM_BENCH_TRIGGERS,
+  type StreamClientKind,
+  type StreamReport,
+} from "./_stream_shared.ts";
+
+const SECRET = "wslink-secret";
+
+interface StreamClient {
+  /** Receives the result of `trigger(size)` whole; resolves with its byte count. */
+  receive(trigger: string, size: number): Promise<number>;
+  /** Calls a trigger with a small result. */
+  call(trigger: string): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+// Reads with a BYOB reader into one buffer of this size (each frame freed once copied), or with
+// a default reader (views of the frames, freed by the garbage collector).
+const BYOB_BUFFER_BYTES = 1024 * 1024;
+
+async function trameWireClient(url: string, byob: boolean): Promise<StreamClient> {
+  const session = await WslinkSession.connect(url, { secret: SECRET });
+  const trigger = (name: string, args: unknown[]) => [name, args, {}];
+  return {
+    async receive(name, size) {
+      const stream = await session.callStream(TRAME_METHODS.trigger, trigger(name, [size]));
+      let received = 0;
+      if (byob) {
+        const reader = stream.getReader({ mode: "byob" });
+        let buffer = new ArrayBuffer(BYOB_BUFFER_BYTES);
+        for (;;) {
+          const chunk = await reader.read(new Uint8Array(buffer));
+          if (chunk.done) break;
+          received += chunk.value.byteLength;
+          buffer = chunk.value.buffer as ArrayBuffer;
+        }
+        return received;
+      }
+      const reader = stream.getReader();
+      for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+        received += chunk.value.byteLength;
+      }
+      return received;
+    },
+    call: (name) => session.call(TRAME_METHODS.trigger, trigger(name, [])),
+    close: () => session.close(),
+  };
+}
+
+// The runtime's WebSocket: frames counted, never decoded, except the replies of small calls.
+async function bareClient(url: string): Promise<StreamClient> {
+  const codec = createMessageCodec();
+  const frameOf = (id: string, method: string, args: unknown[]) =>
+    [...generateChunks(codec.encode({ wslink: "1.0", id, method, args, kwargs: {} }), 0)][0];
+  const socket = new WebSocket(url);
+  socket.binaryType = "arraybuffer";
+  let onFrame: (frame: ArrayBuffer) => void = () => {};
+  socket.addEventListener("message", (event) => onFrame(event.data as ArrayBuffer));
+  await new Promise<void>((resolve, reject) => {
+    socket.addEventListener("open", () => resolve(), { once: true });
+    socket.addEventListener("error", () => reject(new Error("cannot connect")), { once: true });
+  });
+  const nextFrame = () => new Promise<ArrayBuffer>((resolve) => (onFrame = resolve));
+  const hello = nextFrame();
+  socket.send(frameOf("system:c0:0", "wslink.hello", [{ secret: SECRET }]));
+  await hello;
+  const trigger = (name: string, args: unknown[]) =>
+    frameOf("rpc:bare:1", TRAME_METHODS.trigger, [name, args, {}]);
+  return {
+    receive(name, size) {
+      const request = trigger(name, [size]);
+      return new Promise<number>((resolve) => {
+        let total = -1;
+        let received = 0;
+        onFrame = (data) => {
+          if (total < 0) total = new DataView(data, 8, 4).getUint32(0, true);
+          received += data.byteLength - HEADER_LENGTH;
+          if (received >= total) resolve(received);
+        };
+        socket.send(request);
+      });
+    },
+    async call(name) {
+      const reply = nextFrame();
+      socket.send(trigger(name, []));
+      const envelope = codec.decode(new Uint8Array(await reply, HEADER_LENGTH));
+      return (envelope as { result: unknown }).result;
+    },
+    close() {
+      const closed = new Promise<void>((resolve) => {
+        socket.addEventListener("close", () => resolve(), { once: true });
+      });
+      socket.close();
+      return closed;
+    },
+  };
+}
+
+function option(argv: string[], name: string): string | undefined {
+  const index = argv.indexOf(`--${name}`);
+  return index < 0 ? undefined : argv[index + 1];
+}
+
+async function run(argv: string[]): Promise<StreamReport> {
+  const [url, kind, sizeText] = argv;
+  if (!["trame-wire", "trame-wire-views", "bare"].includes(kind)) throw new Error(`kind ${kind}?`);
+  const size = Number(sizeText);
+  const name = option(argv, "trigger") ?? STREAM_BENCH_TRIGGERS.file;
+  const warmUp = Number(option(argv, "warmup") ?? 0);
+  const serverMemory = argv.includes("--server-memory");
+  const client = kind === "bare"
+    ? await bareClient(url)
+    : await trameWireClient(url, kind === "trame-wire");
+  try {
+    if (warmUp > 0) await client.receive(name, warmUp);
+    if (serverMemory) await client.call(STREAM_BENCH_TRIGGERS.resetMemory);
+    const base = resetPeakMemory();
+    const cpu = process.cpuUsage();
+    const started = performance.now();
+    const received = await client.receive(name, size);
+    const ms = performance.now() - started;
+    const used = process.cpuUsage(cpu);
+    const clientGrowth = memory().peak - base;
+    // The bare client counts the envelope too.
+    if (received < size) throw new Error(`received ${received} bytes, expected ${size}`);
+    let serverGrowth: number | undefined;
+    if (serverMemory) {
+      const { peak, base } = await client.call(STREAM_BENCH_TRIGGERS.memory) as {
+        peak: number;
+        base: number;
+      };
+      serverGrowth = peak - base;
+    }
+    return {
+      ...runtimeInfo(),
+      kind: kind as StreamClientKind,
+      size,
+      ms,
+      cpuMs: (used.user + used.system) / 1000,
+      clientGrowth,
+      serverGrowth,
+    };
+  } finally {
+    await client.close();
+  }
+}
+
+const timeoutMs = Number(option(process.argv.slice(2), "timeout-ms") ?? 300_000);
+const timer = setTimeout(() => {
+  process.stderr.write(`timed out after ${timeoutMs} ms\n`);
+  process.exit(3);
+}, timeoutMs);
+try {
+  const report = await run(process.argv.slice(2));
+  process.stdout.write(`${JSON.stringify(report)}\n`);
+  clearTimeout(timer);
+  process.exit(0);
+} catch (error) {
+  process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(1);
+}

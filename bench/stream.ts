@@ -1,0 +1,408 @@
+// The streaming benchmark: results streamed from a file (1 GiB and 3.5 GiB by default) by the
+// embedded server, received by `callStream` and by the bare WebSocket, server and client in
+// separate processes on the same runtime, for each runtime; the buffered path's 64 MiB results
+// (`call`, as bench/e2e.ts measures them) in the same run; and, with --python, a 1 GiB result of
+// the reference Python server received by `callStream` on each runtime. Prints the medians and,
+// with --write, rewrites its section of bench/RESULTS.md.
+//   deno run -A bench/stream.ts [--write] [--runs 1] [--sizes-mib 1024,3584]
+//     [--runtimes deno,bun,node] [--kinds trame-wire,trame-wire-views,bare] [--python PORT]
+//     [--no-buffered] [--dir /tmp]
+import { spawn, spawnSync } from "node:child_process";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { availableParallelism, cpus, loadavg } from "node:os";
+import { join } from "node:path";
+import process from "node:process";
+import type { ClientReport, Runtime } from "./_e2e_shared.ts";
+import type { StreamClientKind, StreamReport } from "./_stream_shared.ts";
+
+const root = new URL("..", import.meta.url).pathname;
+const bin = (name: string) => join(root, "node_modules", ".bin", name);
+
+const BEGIN = "<!-- stream:begin (written by bench/stream.ts --write) -->";
+const END = "<!-- stream:end -->";
+const MIB = 2 ** 20;
+const WARM_UP_BYTES = 64 * MIB;
+// A client gets this long for its transfers, plus a second per 10 MiB of result.
+const CLIENT_BASE_TIMEOUT_MS = 60_000;
+
+function option(name: string, fallback: string): string {
+  const index = process.argv.indexOf(`--${name}`);
+  return index < 0 ? fallback : process.argv[index + 1];
+}
+
+const settings = {
+  runs: Number(option("runs", "1")),
+  sizes: option("sizes-mib", "1024,3584").split(",").map((mib) => Number(mib) * MIB),
+  runtimes: option("runtimes", "deno,bun,node").split(",") as Runtime[],
+  python: process.argv.includes("--python") ? Number(option("python", "18550")) : undefined,
+  buffered: !process.argv.includes("--no-buffered"),
+  kinds: option("kinds", "trame-wire,trame-wire-views,bare").split(",") as StreamClientKind[],
+  dir: option("dir", "/tmp"),
+  write: process.argv.includes("--write"),
+  results: option("results", join(root, "bench", "RESULTS.md")),
+};
+
+function command(runtime: Runtime, script: string): string[] {
+  const path = join(root, "bench", script);
+  switch (runtime) {
+    case "deno":
+      return [bin("deno"), "run", "-A", path];
+    case "bun":
+      return [bin("bun"), path];
+    case "node":
+      return [bin("node"), path];
+  }
+}
+
+interface Server {
+  readonly url: string;
+  readonly version: string;
+  stop(): Promise<void>;
+}
+
+// Starts a process that prints one JSON line with its `url` once it listens.
+function startProcess(
+  program: string,
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string> } = {},
+): Promise<Server> {
+  const child = spawn(program, args, {
+    stdio: ["pipe", "pipe", "inherit"],
+    cwd: options.cwd,
+    env: { ...process.env, ...options.env },
+  });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  return new Promise((resolve, reject) => {
+    let output = "";
+    const timer = setTimeout(() => reject(new Error(`${program} did not start`)), 60_000);
+    child.stdout!.on("data", (chunk: Uint8Array) => {
+      output += new TextDecoder().decode(chunk);
+      const line = output.split("\n").find((text) => text.startsWith("{"));
+      if (line === undefined) return;
+      clearTimeout(timer);
+      child.stdout!.removeAllListeners("data");
+      child.stdout!.resume();
+      const info = JSON.parse(line) as { url: string; version?: string };
+      resolve({
+        url: info.url,
+        version: info.version ?? "",
+        async stop() {
+          child.stdin!.end();
+          child.kill("SIGTERM");
+          const killer = setTimeout(() => child.kill("SIGKILL"), 5_000);
+          await exited;
+          clearTimeout(killer);
+        },
+      });
+    });
+    child.once("exit", (code) => reject(new Error(`${program} exited with ${code}`)));
+  });
+}
+
+function runJson<T>(program: string, args: string[], timeoutMs: number): Promise<T> {
+  const child = spawn(program, args, { stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.on("data", (chunk: Uint8Array) => stdout += new TextDecoder().decode(chunk));
+  child.stderr!.on("data", (chunk: Uint8Array) => stderr += new TextDecoder().decode(chunk));
+  return new Promise((resolve, reject) => {
+    const killer = setTimeout(() => child.kill("SIGKILL"), timeoutMs + 10_000);
+    child.once("exit", (code) => {
+      clearTimeout(killer);
+      const line = stdout.split("\n").find((text) => text.startsWith("{"));
+      if (code === 0 && line !== undefined) resolve(JSON.parse(line) as T);
+      else reject(new Error(`${args.join(" ")} exited ${code}: ${stderr.trim()}`));
+    });
+  });
+}
+
+function streamClient(
+  runtime: Runtime,
+  kind: StreamClientKind,
+  url: string,
+  size: number,
+  extra: string[],
+): Promise<StreamReport> {
+  const [program, ...args] = command(runtime, "_stream_client.ts");
+  const timeoutMs = CLIENT_BASE_TIMEOUT_MS + Math.ceil(size / (10 * MIB)) * 1000;
+  args.push(url, kind, String(size), "--timeout-ms", String(timeoutMs), ...extra);
+  return runJson(program, args, timeoutMs);
+}
+
+function bufferedClient(runtime: Runtime, kind: "trame-wire" | "bare", url: string) {
+  const [program, ...args] = command(runtime, "_e2e_client.ts");
+  args.push(url, kind, "large", "--large-count", "16", "--large-mib", "64");
+  args.push("--timeout-ms", String(CLIENT_BASE_TIMEOUT_MS));
+  return runJson<ClientReport>(program, args, CLIENT_BASE_TIMEOUT_MS);
+}
+
+// Sparse files: read as zeros from the page cache, so the disk does not set the pace.
+function makeFiles(): Map<number, string> {
+  const files = new Map<number, string>();
+  for (const size of [WARM_UP_BYTES, ...settings.sizes]) {
+    const path = join(settings.dir, `trame-wire-bench-${process.pid}-${size}.bin`);
+    writeFileSync(path, new Uint8Array(0));
+    spawnSync("truncate", ["-s", String(size), path]);
+    files.set(size, path);
+  }
+  return files;
+}
+
+const streamed = new Map<string, StreamReport[]>();
+const buffered = new Map<string, ClientReport[]>();
+const python = new Map<string, StreamReport[]>();
+const versions = new Map<Runtime, string>();
+
+function record<T>(table: Map<string, T[]>, key: string, report: T): void {
+  table.set(key, [...table.get(key) ?? [], report]);
+}
+
+async function measureRuntime(runtime: Runtime, files: Map<number, string>): Promise<void> {
+  const [program, ...args] = command(runtime, "_stream_server.ts");
+  args.push(...[...files].map(([size, path]) => `${size}=${path}`));
+  for (const size of settings.sizes) {
+    for (const kind of settings.kinds) {
+      // A fresh server for each transfer, so that one's memory does not weigh on the next.
+      const server = await startProcess(program, args);
+      try {
+        const extra = ["--warmup", String(WARM_UP_BYTES), "--server-memory"];
+        const report = await streamClient(runtime, kind, server.url, size, extra);
+        versions.set(runtime, report.version);
+        record(streamed, `${runtime}/${kind}/${size}`, report);
+        console.error(`${runtime} ${kind} ${size / MIB} MiB: ${describe(report)}`);
+      } finally {
+        await server.stop();
+      }
+    }
+  }
+  if (!settings.buffered) return;
+  const server = await startProcess(program, args);
+  try {
+    for (const kind of ["trame-wire", "bare"] as const) {
+      const report = await bufferedClient(runtime, kind, server.url);
+      record(buffered, `${runtime}/${kind}`, report);
+      console.error(
+        `${runtime} ${kind} buffered 16 × 64 MiB: ${report.gbPerSecond!.toFixed(3)} GB/s, ` +
+          `growth ${mib(report.peakRss - report.baseRss)} MiB`,
+      );
+    }
+  } finally {
+    await server.stop();
+  }
+}
+
+async function measurePython(port: number): Promise<void> {
+  const shell = `. /work/py/env.sh && cd /work/py/app && exec "$PY" app.py --port ${port}`;
+  const server = await startPythonServer(shell, port);
+  try {
+    const url = `ws://127.0.0.1:${port}/ws`;
+    for (const runtime of settings.runtimes) {
+      for (const kind of ["trame-wire", "bare"] as const) {
+        const extra = ["--trigger", "blob", "--warmup", String(WARM_UP_BYTES)];
+        const report = await streamClient(runtime, kind, url, 2 ** 30, extra);
+        record(python, `${runtime}/${kind}`, report);
+        console.error(`python → ${runtime} ${kind} 1 GiB: ${describe(report)}`);
+      }
+    }
+  } finally {
+    await server.stop();
+  }
+}
+
+// The reference server prints no JSON: it is up once its port answers HTTP.
+async function startPythonServer(shell: string, port: number): Promise<Server> {
+  const child = spawn("bash", ["-c", shell], { stdio: ["ignore", "ignore", "inherit"] });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const deadline = performance.now() + 60_000;
+  while (performance.now() < deadline) {
+    try {
+      await fetch(`http://127.0.0.1:${port}/`);
+      break;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+  return {
+    url: `ws://127.0.0.1:${port}/ws`,
+    version: "",
+    async stop() {
+      child.kill("SIGTERM");
+      const killer = setTimeout(() => child.kill("SIGKILL"), 5_000);
+      await exited;
+      clearTimeout(killer);
+    },
+  };
+}
+
+const mib = (bytes: number) => (bytes / MIB).toFixed(0);
+const gbps = (report: StreamReport) => report.size / report.ms / 1e6;
+
+function describe(report: StreamReport): string {
+  const server = report.serverGrowth === undefined ? "" : `, server +${mib(report.serverGrowth)}`;
+  return `${gbps(report).toFixed(3)} GB/s, client +${mib(report.clientGrowth)} MiB${server}`;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+function medianOf<T>(list: T[] | undefined, pick: (report: T) => number | undefined): number {
+  const values = (list ?? []).map(pick).filter((value): value is number => value !== undefined);
+  return values.length === 0 ? NaN : median(values);
+}
+
+const fixed = (value: number, digits = 2) => Number.isNaN(value) ? "–" : value.toFixed(digits);
+const plus = (bytes: number) => Number.isNaN(bytes) ? "–" : `+${mib(bytes)}`;
+
+function table(header: string[], rows: string[][]): string {
+  const align = header.map((_, index) => index === 0 ? "---" : "--:");
+  return [header, align, ...rows].map((row) => `| ${row.join(" | ")} |`).join("\n");
+}
+
+function render(started: Date, seconds: number, load: string): string {
+  const runtimes = settings.runtimes;
+  const lines = [
+    `- Date: ${started.toISOString()}; the whole run took ${seconds.toFixed(0)} s.`,
+    `- Machine: \`nproc\` = ${availableParallelism()}, ${cpus()[0]?.model ?? "?"}; load ` +
+    `average (1/5/15 min) at the end ${load}.`,
+    `- Runtimes: ${
+      runtimes.map((runtime) => `${runtime} ${versions.get(runtime) ?? "?"}`).join(", ")
+    }.`,
+    `- Each figure is the median of ${settings.runs} run(s). Server and client run in separate ` +
+    "processes on the same runtime; each transfer gets a fresh server process. The file is " +
+    "sparse (zeros from the page cache), streamed by the embedded server's `openFile` in " +
+    "frames of `maxMsgSize` 10,000,000 bytes. Each client first receives a 64 MiB result " +
+    "untimed; both processes' peak resident memory (`VmHWM`) is then reset " +
+    "(`/proc/self/clear_refs`), and the growth is the peak during the timed transfer minus " +
+    "the resident memory at the reset. GB/s is 10^9 bytes of result per second, from the " +
+    "call to the last byte. The bare WebSocket receives the very same frames and only counts " +
+    "their bytes.",
+    "",
+    "### Streamed results (`callStream`)",
+    "",
+    table(
+      [
+        "runtime, size",
+        "trame-wire GB/s",
+        "bare GB/s",
+        "trame-wire / bare",
+        "client growth MiB: trame-wire / bare",
+        "server growth MiB: trame-wire / bare",
+      ],
+      runtimes.flatMap((runtime) =>
+        settings.sizes.map((size) => {
+          const mine = streamed.get(`${runtime}/trame-wire/${size}`);
+          const bare = streamed.get(`${runtime}/bare/${size}`);
+          const mineRate = medianOf(mine, gbps);
+          const bareRate = medianOf(bare, gbps);
+          return [
+            `${runtime}, ${size / 2 ** 30} GiB`,
+            fixed(mineRate, 3),
+            fixed(bareRate, 3),
+            fixed(mineRate / bareRate),
+            `${plus(medianOf(mine, (r) => r.clientGrowth))} / ${
+              plus(medianOf(bare, (r) => r.clientGrowth))
+            }`,
+            `${plus(medianOf(mine, (r) => r.serverGrowth))} / ${
+              plus(medianOf(bare, (r) => r.serverGrowth))
+            }`,
+          ];
+        })
+      ),
+    ),
+    "",
+  ];
+  if (settings.buffered) {
+    lines.push(
+      "### The buffered path in the same run (`call`, 16 results of 64 MiB)",
+      "",
+      "`bench/_e2e_client.ts … large` against the same server process kind (the demo pattern " +
+        "made once and kept, so the transfer is what is timed). Growth is the client's peak " +
+        "over the timed results minus its resident memory before them.",
+      "",
+      table(
+        ["runtime", "trame-wire GB/s", "bare GB/s", "trame-wire / bare", "growth MiB", "× msg"],
+        runtimes.map((runtime) => {
+          const mine = buffered.get(`${runtime}/trame-wire`);
+          const bare = buffered.get(`${runtime}/bare`);
+          const growth = medianOf(mine, (r) => r.peakRss - r.baseRss);
+          const mineRate = medianOf(mine, (r) => r.gbPerSecond);
+          const bareRate = medianOf(bare, (r) => r.gbPerSecond);
+          return [
+            runtime,
+            fixed(mineRate, 3),
+            fixed(bareRate, 3),
+            fixed(mineRate / bareRate),
+            plus(growth),
+            fixed(growth / (64 * MIB)),
+          ];
+        }),
+      ),
+      "",
+    );
+  }
+  if (settings.python !== undefined) {
+    lines.push(
+      "### From the reference Python server (1 GiB, `blob(n)`)",
+      "",
+      "wslink 2.5 with trame-server (`/work/py/app`), which packs the whole result before " +
+        "sending it; the figures are the client's.",
+      "",
+      table(
+        [
+          "client runtime",
+          "trame-wire GB/s",
+          "bare GB/s",
+          "trame-wire / bare",
+          "client growth MiB",
+        ],
+        runtimes.map((runtime) => {
+          const mine = python.get(`${runtime}/trame-wire`);
+          const bare = python.get(`${runtime}/bare`);
+          const mineRate = medianOf(mine, gbps);
+          const bareRate = medianOf(bare, gbps);
+          return [
+            runtime,
+            fixed(mineRate, 3),
+            fixed(bareRate, 3),
+            fixed(mineRate / bareRate),
+            plus(medianOf(mine, (r) => r.clientGrowth)),
+          ];
+        }),
+      ),
+      "",
+    );
+  }
+  return lines.join("\n");
+}
+
+function writeSection(section: string): void {
+  const text = readFileSync(settings.results, "utf8");
+  const block = `${BEGIN}\n\n${section}\n${END}`;
+  const begin = text.indexOf(BEGIN);
+  const end = text.indexOf(END);
+  const updated = begin >= 0 && end > begin
+    ? text.slice(0, begin) + block + text.slice(end + END.length)
+    : `${text.trimEnd()}\n\n## Streaming\n\n\`bench/stream.ts\`, run with ` +
+      "`deno run -A bench/stream.ts --python 18550 --write`.\n\n" + block + "\n";
+  writeFileSync(settings.results, updated);
+  spawnSync(bin("deno"), ["fmt", settings.results], { stdio: "inherit" });
+}
+
+const started = new Date();
+const startedAt = performance.now();
+const files = makeFiles();
+try {
+  for (let run = 1; run <= settings.runs; run++) {
+    for (const runtime of settings.runtimes) await measureRuntime(runtime, files);
+    if (settings.python !== undefined) await measurePython(settings.python);
+  }
+} finally {
+  for (const path of files.values()) rmSync(path, { force: true });
+}
+const load = loadavg().map((value) => value.toFixed(2)).join(" / ");
+const section = render(started, (performance.now() - startedAt) / 1000, load);
+console.log(section);
+if (settings.write) writeSection(section);
