@@ -10,8 +10,8 @@ import { open } from "node:fs/promises";
 /**
  * Bytes a handler may return (or publish) to have them streamed: a `Blob` (`Bun.file()`, Node's
  * `fs.openAsBlob()`, any Blob; {@link openFile} on every runtime), or `{ size, stream }`, a
- * stream that yields exactly `size` bytes. They arrive as a msgpack `bin`, as a `Uint8Array`
- * would, but are read as they are sent.
+ * stream of `size` bytes (it must yield at least that many; what follows is not read). They
+ * arrive as a msgpack `bin`, as a `Uint8Array` would, but are read as they are sent.
  */
 export type StreamedBytes = Blob | { readonly size: number; readonly stream: ReadableStream };
 
@@ -43,7 +43,8 @@ export interface StreamTarget {
   readonly isClosed: boolean;
   /** Bytes handed to the socket and not written out yet. */
   readonly bufferedAmount: number;
-  sendFrames(frames: readonly Uint8Array[]): void;
+  /** Sends frames; false when the connection is closing or closed. */
+  sendFrames(frames: readonly Uint8Array[]): boolean;
 }
 
 /** A source that broke its promise (its size) or failed to read. */
@@ -68,8 +69,8 @@ const FRAME_POOL_SIZE = 3;
  * of at most `maxFrameSize` bytes (0: the default frame size, since a whole message cannot be
  * read ahead). Each frame waits until every open target has room for it, so the slowest target
  * sets the pace. Resolves when every byte was sent or every target closed; rejects with a
- * {@link StreamSourceError} when the source fails or does not yield exactly its size (the
- * message is then incomplete: the caller tells the clients). The source is released either way.
+ * {@link StreamSourceError} when the source fails or ends before its size (the message is then
+ * incomplete: the caller tells the clients). The source is released either way.
  */
 export async function sendStreamed(
   targets: readonly StreamTarget[],
@@ -105,7 +106,7 @@ export async function sendStreamed(
     });
   }
   try {
-    await message.write(prefix, size);
+    await message.write(prefix);
     while (!message.complete && message.open) {
       let chunk: ReadableStreamReadResult<Uint8Array>;
       try {
@@ -126,7 +127,7 @@ export async function sendStreamed(
         throw new StreamSourceError("a stream to send must yield Uint8Array chunks");
       }
       if (byobReader !== undefined) await message.filled(chunk.value);
-      else await message.write(chunk.value, size);
+      else await message.write(chunk.value);
     }
   } finally {
     // Closes the file (or whatever the source holds) when the stream stopped early.
@@ -193,13 +194,10 @@ class FramedMessage {
     if (this.#filled === this.#frameLength - HEADER_LENGTH) await this.#flush();
   }
 
-  /** Copies `bytes` into frames, sending each one as it fills; `size` names the source's. */
-  async write(bytes: Uint8Array, size: number): Promise<void> {
+  /** Copies `bytes` into frames, sending each one as it fills; what is past the end is left. */
+  async write(bytes: Uint8Array): Promise<void> {
     let taken = 0;
-    while (taken < bytes.byteLength && this.open) {
-      if (this.complete) {
-        throw new StreamSourceError(`the stream yields more than its size of ${size}`);
-      }
+    while (taken < bytes.byteLength && this.open && !this.complete) {
       const room = this.room();
       const part = Math.min(room.byteLength, bytes.byteLength - taken);
       room.set(bytes.subarray(taken, taken + part));
@@ -216,8 +214,10 @@ class FramedMessage {
         await delay(ROOM_POLL_MS);
       }
     }
-    this.#targets = this.#targets.filter((target) => !target.isClosed);
-    for (const target of this.#targets) target.sendFrames([frame]);
+    // Those that closed, or are closing (they dropped the frame), are done with.
+    this.#targets = this.#targets.filter((target) =>
+      !target.isClosed && target.sendFrames([frame])
+    );
     this.#sent += webSocketHeaderLength(frame.byteLength) + frame.byteLength;
     this.#sentFrames.push({ frame, end: this.#sent });
     this.#offset += this.#filled;

@@ -506,9 +506,13 @@ export class Connection implements ServerClient {
     this.close(code, reason);
   }
 
-  sendFrames(frames: readonly Uint8Array[]): void {
-    if (this.#isClosed) return;
-    this.#socket.send(frames);
+  /**
+   * Sends a message's frames; false when they were not sent (the socket is closing or closed, or
+   * over its send budget, which closed it).
+   */
+  sendFrames(frames: readonly Uint8Array[]): boolean {
+    if (this.#isClosed) return false;
+    return this.#socket.send(frames);
   }
 
   /**
