@@ -346,3 +346,29 @@ test("a stream call that timed out drops its late reply as it arrives", async ()
   assert.deepEqual(setup.errors, []);
   await setup.session.close();
 });
+
+test("a BYOB reader gets the bytes copied into its buffer, and each frame is freed once copied", async () => {
+  const setup = await connect();
+  const delivered: ArrayBuffer[] = [];
+  setup.peer.socket.addEventListener("message", (event) => {
+    delivered.push((event as MessageEvent).data as ArrayBuffer);
+  });
+  const { stream, id } = await start(setup);
+  const data = pattern(30_000);
+  for (const frame of replyFrames(id, data, 4_096)) setup.peer.socket.deliver(frame);
+  const reader = (await stream).getReader({ mode: "byob" });
+  const received: Uint8Array[] = [];
+  let buffer = new ArrayBuffer(1_000);
+  for (;;) {
+    const { done, value } = await reader.read(new Uint8Array(buffer));
+    if (done) break;
+    assert.ok(value.byteLength <= 1_000);
+    received.push(value.slice());
+    buffer = value.buffer as ArrayBuffer;
+  }
+  assert.deepEqual(joined(received), data);
+  assert.ok(delivered.length > 5);
+  // Every frame's memory was let go as soon as its bytes were copied.
+  assert.deepEqual(delivered.map((frame) => frame.byteLength), delivered.map(() => 0));
+  await setup.session.close();
+});
