@@ -14,12 +14,11 @@
 // instead of measuring.
 import { spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { availableParallelism, cpus } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
-import { WslinkSession } from "../mod.ts";
 import type { Runtime } from "./_e2e_shared.ts";
+import { freePort, PYTHON_SERVER_HELP, startPythonServer } from "./_python_process.ts";
 import {
   median,
   option,
@@ -35,13 +34,10 @@ import type {
   PythonCommand,
   PythonMeasurement,
   PythonWorkload,
-  ServerUsage,
 } from "./_python_client.ts";
 
-const APP = join(root, "bench", "_python_app.py");
 const BEGIN = "<!-- python:begin (written by bench/python_server.ts --write) -->";
 const END = "<!-- python:end -->";
-const SERVER_START_MS = 60_000;
 // The longest one measurement may take (Node's WebSocket is the slowest here).
 const MEASUREMENT_TIMEOUT_MS = 300_000;
 const WORKLOADS: PythonWorkload[] = ["publish", "rpc", "large", "noise"];
@@ -59,99 +55,6 @@ const settings = {
   save: option("save", ""),
   load: option("load", ""),
 };
-
-/** A free TCP port on 127.0.0.1 (the system's pick). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const address = probe.address();
-      probe.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-    });
-  });
-}
-
-interface PythonServer {
-  readonly url: string;
-  readonly versions: string;
-  stop(): Promise<void>;
-}
-
-/** The server runs, but not bench/_python_app.py: waiting longer will not help. */
-class MissingTriggers extends Error {}
-
-// How much of the server's stderr is kept, to show when it fails to start.
-const STDERR_KEPT = 8_192;
-
-async function startServer(command: string, port: number): Promise<PythonServer> {
-  const line = command.replaceAll("{app}", APP).replaceAll("{port}", String(port));
-  // A process group of its own, so that stopping it stops whatever the command started.
-  const child = spawn("sh", ["-c", line], { stdio: ["ignore", "ignore", "pipe"], detached: true });
-  let stderr = "";
-  child.stderr!.on("data", (chunk: Uint8Array) => {
-    stderr = (stderr + new TextDecoder().decode(chunk)).slice(-STDERR_KEPT);
-  });
-  const signalGroup = (signal: NodeJS.Signals) => {
-    try {
-      process.kill(-child.pid!, signal);
-    } catch {
-      // The group is gone already.
-    }
-  };
-  let exited = false;
-  const exit = new Promise<void>((resolve) =>
-    child.once("exit", () => {
-      exited = true;
-      resolve();
-    })
-  );
-  const stop = async () => {
-    if (exited) return;
-    signalGroup("SIGTERM");
-    const killer = setTimeout(() => signalGroup("SIGKILL"), 5_000);
-    await exit;
-    clearTimeout(killer);
-  };
-  const url = `ws://127.0.0.1:${port}/ws`;
-  const deadline = performance.now() + SERVER_START_MS;
-  while (true) {
-    if (exited) throw new Error(`the server command exited: ${line}\n${stderr.trim()}`);
-    try {
-      const session = await WslinkSession.connect(url, { helloTimeout: 2_000 });
-      try {
-        const usage = await session.call(
-          "trame.trigger",
-          ["trame_wire.bench.usage", [], {}],
-          {},
-          { timeout: 10_000 },
-        ) as ServerUsage | null;
-        if (usage === null || typeof usage !== "object") {
-          await stop();
-          throw new MissingTriggers(
-            "the server answered without the benchmark's triggers: it must run " +
-              `bench/_python_app.py (${APP})`,
-          );
-        }
-        const versions = await session.call("trame.trigger", [
-          "trame_wire.bench.versions",
-          [],
-          {},
-        ]) as string;
-        return { url, versions, stop };
-      } finally {
-        await session.close();
-      }
-    } catch (error) {
-      if (error instanceof MissingTriggers) throw error;
-      if (performance.now() > deadline) {
-        await stop();
-        throw new Error(`the server did not accept a session within ${SERVER_START_MS} ms`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
-  }
-}
 
 /**
  * The kinds each runtime runs: the reference and the choice of compression exist on Bun only;
@@ -410,7 +313,7 @@ async function measureAll(): Promise<RunRecord> {
   const started = new Date();
   const startedAt = performance.now();
   const port = settings.port || await freePort();
-  const server = await startServer(settings.serverCommand, port);
+  const server = await startPythonServer(settings.serverCommand, port);
   console.error(`server: ${server.versions} at ${server.url}`);
   const measurements: PythonMeasurement[] = [];
   const processes: ClientProcess[] = [];
@@ -454,11 +357,7 @@ if (settings.load !== "") {
   record = JSON.parse(readFileSync(settings.load, "utf8")) as RunRecord;
 } else if (settings.serverCommand === "") {
   console.log(
-    "bench/python_server.ts skipped: no server command. Set TRAME_WIRE_PYTHON_SERVER (or pass " +
-      "--server-command) to a command that starts bench/_python_app.py on the reference Python " +
-      "server, with {app} and {port} for its path and port, e.g.\n" +
-      "  TRAME_WIRE_PYTHON_SERVER='PYTHONPATH=/path/to/wslink/src:/path/to/trame-server/src " +
-      "python3 {app} --port {port}'",
+    `bench/python_server.ts skipped: no server command. ${PYTHON_SERVER_HELP}`,
   );
   process.exit(0);
 } else {
