@@ -3,16 +3,14 @@
 //     [--server-memory] [--timeout-ms N]
 // KIND is trame-wire (`callStream`, read with a BYOB reader into one 1 MiB buffer),
 // trame-wire-views (`callStream`, read with a default reader: views of the frames) or bare (the
-// runtime's WebSocket counting frame bytes: the limit). The trigger (default the benchmark server's file
-// trigger) is called with [SIZE]: once with [--warmup] untimed, then timed. With
+// runtime's WebSocket counting frame bytes: the limit). The trigger (default: the benchmark
+// server's file trigger) is called with [SIZE]: once with [--warmup] untimed, then timed. With
 // --server-memory, the server's peak memory is reset before the timed transfer and read after.
 // Prints one JSON StreamReport.
 import process from "node:process";
-import { generateChunks } from "../src/codec/chunker.ts";
-import { HEADER_LENGTH } from "../src/codec/header.ts";
-import { createMessageCodec } from "../src/protocol/msgpack.ts";
 import { WslinkSession } from "../src/session/session.ts";
 import { TRAME_METHODS } from "../src/trame/protocol.ts";
+import { bareClient } from "./_bench_clients.ts";
 import { memory, resetPeakMemory, runtimeInfo } from "./_e2e_shared.ts";
 import {
   STREAM_BENCH_TRIGGERS,
@@ -25,8 +23,6 @@ const SECRET = "wslink-secret";
 interface StreamClient {
   /** Receives the result of `trigger(size)` whole; resolves with its byte count. */
   receive(trigger: string, size: number): Promise<number>;
-  /** Calls a trigger with a small result. */
-  call(trigger: string): Promise<unknown>;
   close(): Promise<void>;
 }
 
@@ -58,57 +54,7 @@ async function trameWireClient(url: string, byob: boolean): Promise<StreamClient
       }
       return received;
     },
-    call: (name) => session.call(TRAME_METHODS.trigger, trigger(name, [])),
     close: () => session.close(),
-  };
-}
-
-// The runtime's WebSocket: frames counted, never decoded, except the replies of small calls.
-async function bareClient(url: string): Promise<StreamClient> {
-  const codec = createMessageCodec();
-  const frameOf = (id: string, method: string, args: unknown[]) =>
-    [...generateChunks(codec.encode({ wslink: "1.0", id, method, args, kwargs: {} }), 0)][0];
-  const socket = new WebSocket(url);
-  socket.binaryType = "arraybuffer";
-  let onFrame: (frame: ArrayBuffer) => void = () => {};
-  socket.addEventListener("message", (event) => onFrame(event.data as ArrayBuffer));
-  await new Promise<void>((resolve, reject) => {
-    socket.addEventListener("open", () => resolve(), { once: true });
-    socket.addEventListener("error", () => reject(new Error("cannot connect")), { once: true });
-  });
-  const nextFrame = () => new Promise<ArrayBuffer>((resolve) => (onFrame = resolve));
-  const hello = nextFrame();
-  socket.send(frameOf("system:c0:0", "wslink.hello", [{ secret: SECRET }]));
-  await hello;
-  const trigger = (name: string, args: unknown[]) =>
-    frameOf("rpc:bare:1", TRAME_METHODS.trigger, [name, args, {}]);
-  return {
-    receive(name, size) {
-      const request = trigger(name, [size]);
-      return new Promise<number>((resolve) => {
-        let total = -1;
-        let received = 0;
-        onFrame = (data) => {
-          if (total < 0) total = new DataView(data, 8, 4).getUint32(0, true);
-          received += data.byteLength - HEADER_LENGTH;
-          if (received >= total) resolve(received);
-        };
-        socket.send(request);
-      });
-    },
-    async call(name) {
-      const reply = nextFrame();
-      socket.send(trigger(name, []));
-      const envelope = codec.decode(new Uint8Array(await reply, HEADER_LENGTH));
-      return (envelope as { result: unknown }).result;
-    },
-    close() {
-      const closed = new Promise<void>((resolve) => {
-        socket.addEventListener("close", () => resolve(), { once: true });
-      });
-      socket.close();
-      return closed;
-    },
   };
 }
 
@@ -125,11 +71,14 @@ async function run(argv: string[]): Promise<StreamReport> {
   const warmUp = Number(option(argv, "warmup") ?? 0);
   const serverMemory = argv.includes("--server-memory");
   const client = kind === "bare"
-    ? await bareClient(url)
+    ? await bareStreamClient(url)
     : await trameWireClient(url, kind === "trame-wire");
+  // The server's memory is asked for on a connection of its own, idle during the transfer.
+  const control = serverMemory ? await WslinkSession.connect(url, { secret: SECRET }) : undefined;
+  const triggerOnControl = (name: string) => control!.call(TRAME_METHODS.trigger, [name, [], {}]);
   try {
     if (warmUp > 0) await client.receive(name, warmUp);
-    if (serverMemory) await client.call(STREAM_BENCH_TRIGGERS.resetMemory);
+    if (serverMemory) await triggerOnControl(STREAM_BENCH_TRIGGERS.resetMemory);
     const base = resetPeakMemory();
     const cpu = process.cpuUsage();
     const started = performance.now();
@@ -137,11 +86,10 @@ async function run(argv: string[]): Promise<StreamReport> {
     const ms = performance.now() - started;
     const used = process.cpuUsage(cpu);
     const clientGrowth = memory().peak - base;
-    // The bare client counts the envelope too.
     if (received < size) throw new Error(`received ${received} bytes, expected ${size}`);
     let serverGrowth: number | undefined;
     if (serverMemory) {
-      const { peak, base } = await client.call(STREAM_BENCH_TRIGGERS.memory) as {
+      const { peak, base } = await triggerOnControl(STREAM_BENCH_TRIGGERS.memory) as {
         peak: number;
         base: number;
       };
@@ -158,7 +106,20 @@ async function run(argv: string[]): Promise<StreamReport> {
     };
   } finally {
     await client.close();
+    await control?.close();
   }
+}
+
+// The limit: the benchmarks' bare WebSocket, counting the bytes of the result's frames.
+async function bareStreamClient(url: string): Promise<StreamClient> {
+  const client = await bareClient(url);
+  return {
+    async receive(name, size) {
+      await client.result(name, size);
+      return size;
+    },
+    close: () => client.close(),
+  };
 }
 
 const timeoutMs = Number(option(process.argv.slice(2), "timeout-ms") ?? 300_000);

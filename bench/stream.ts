@@ -2,21 +2,22 @@
 // embedded server, received by `callStream` and by the bare WebSocket, server and client in
 // separate processes on the same runtime, for each runtime; the buffered path's 64 MiB results
 // (`call`, as bench/e2e.ts measures them) in the same run; and, with --python, a 1 GiB result of
-// the reference Python server received by `callStream` on each runtime. Prints the medians and,
-// with --write, rewrites its section of bench/RESULTS.md.
-//   deno run -A bench/stream.ts [--write] [--runs 1] [--sizes-mib 1024,3584]
-//     [--runtimes deno,bun,node] [--kinds trame-wire,trame-wire-views,bare] [--python PORT]
-//     [--no-buffered] [--dir /tmp]
+// the reference Python server (bench/_python_app.py, started as bench/python_server.ts starts
+// it) received by `callStream` on each runtime. Prints the medians and, with --write, rewrites
+// its section of bench/RESULTS.md.
+//   [TRAME_WIRE_PYTHON_SERVER='python3 {app} --port {port}'] deno run -A bench/stream.ts
+//     [--write] [--runs 1] [--sizes-mib 1024,3584] [--runtimes deno,bun,node]
+//     [--kinds trame-wire,trame-wire-views,bare] [--no-buffered] [--dir /tmp] [--port N]
+// Without a server command, the Python part is skipped (and said so).
 import { spawn, spawnSync } from "node:child_process";
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import type { ClientReport, Runtime } from "./_e2e_shared.ts";
+import { freePort, PYTHON_SERVER_HELP, startPythonServer } from "./_python_process.ts";
+import { median, option, root, runtimeCommand, table, writeResultsSection } from "./_runner.ts";
 import type { StreamClientKind, StreamReport } from "./_stream_shared.ts";
-
-const root = new URL("..", import.meta.url).pathname;
-const bin = (name: string) => join(root, "node_modules", ".bin", name);
 
 const BEGIN = "<!-- stream:begin (written by bench/stream.ts --write) -->";
 const END = "<!-- stream:end -->";
@@ -25,34 +26,18 @@ const WARM_UP_BYTES = 64 * MIB;
 // A client gets this long for its transfers, plus a second per 10 MiB of result.
 const CLIENT_BASE_TIMEOUT_MS = 60_000;
 
-function option(name: string, fallback: string): string {
-  const index = process.argv.indexOf(`--${name}`);
-  return index < 0 ? fallback : process.argv[index + 1];
-}
-
 const settings = {
   runs: Number(option("runs", "1")),
   sizes: option("sizes-mib", "1024,3584").split(",").map((mib) => Number(mib) * MIB),
   runtimes: option("runtimes", "deno,bun,node").split(",") as Runtime[],
-  python: process.argv.includes("--python") ? Number(option("python", "18550")) : undefined,
+  pythonCommand: option("server-command", process.env.TRAME_WIRE_PYTHON_SERVER ?? ""),
+  port: Number(option("port", "0")),
   buffered: !process.argv.includes("--no-buffered"),
   kinds: option("kinds", "trame-wire,trame-wire-views,bare").split(",") as StreamClientKind[],
   dir: option("dir", "/tmp"),
   write: process.argv.includes("--write"),
   results: option("results", join(root, "bench", "RESULTS.md")),
 };
-
-function command(runtime: Runtime, script: string): string[] {
-  const path = join(root, "bench", script);
-  switch (runtime) {
-    case "deno":
-      return [bin("deno"), "run", "-A", path];
-    case "bun":
-      return [bin("bun"), path];
-    case "node":
-      return [bin("node"), path];
-  }
-}
 
 interface Server {
   readonly url: string;
@@ -123,14 +108,14 @@ function streamClient(
   size: number,
   extra: string[],
 ): Promise<StreamReport> {
-  const [program, ...args] = command(runtime, "_stream_client.ts");
+  const [program, ...args] = runtimeCommand(runtime, "_stream_client.ts");
   const timeoutMs = CLIENT_BASE_TIMEOUT_MS + Math.ceil(size / (10 * MIB)) * 1000;
   args.push(url, kind, String(size), "--timeout-ms", String(timeoutMs), ...extra);
   return runJson(program, args, timeoutMs);
 }
 
 function bufferedClient(runtime: Runtime, kind: "trame-wire" | "bare", url: string) {
-  const [program, ...args] = command(runtime, "_e2e_client.ts");
+  const [program, ...args] = runtimeCommand(runtime, "_e2e_client.ts");
   args.push(url, kind, "large", "--large-count", "16", "--large-mib", "64");
   args.push("--timeout-ms", String(CLIENT_BASE_TIMEOUT_MS));
   return runJson<ClientReport>(program, args, CLIENT_BASE_TIMEOUT_MS);
@@ -152,13 +137,14 @@ const streamed = new Map<string, StreamReport[]>();
 const buffered = new Map<string, ClientReport[]>();
 const python = new Map<string, StreamReport[]>();
 const versions = new Map<Runtime, string>();
+let pythonVersions = "";
 
 function record<T>(table: Map<string, T[]>, key: string, report: T): void {
   table.set(key, [...table.get(key) ?? [], report]);
 }
 
 async function measureRuntime(runtime: Runtime, files: Map<number, string>): Promise<void> {
-  const [program, ...args] = command(runtime, "_stream_server.ts");
+  const [program, ...args] = runtimeCommand(runtime, "_stream_server.ts");
   args.push(...[...files].map(([size, path]) => `${size}=${path}`));
   for (const size of settings.sizes) {
     for (const kind of settings.kinds) {
@@ -191,15 +177,19 @@ async function measureRuntime(runtime: Runtime, files: Map<number, string>): Pro
   }
 }
 
-async function measurePython(port: number): Promise<void> {
-  const shell = `. /work/py/env.sh && cd /work/py/app && exec "$PY" app.py --port ${port}`;
-  const server = await startPythonServer(shell, port);
+// The demo pattern of bench/_python_app.py, made once per size and kept by the server.
+const PYTHON_BLOB_TRIGGER = "trame_wire.bench.blob";
+
+async function measurePython(): Promise<void> {
+  const port = settings.port || await freePort();
+  const server = await startPythonServer(settings.pythonCommand, port);
+  console.error(`python server: ${server.versions}`);
+  pythonVersions = server.versions;
   try {
-    const url = `ws://127.0.0.1:${port}/ws`;
     for (const runtime of settings.runtimes) {
       for (const kind of ["trame-wire", "bare"] as const) {
-        const extra = ["--trigger", "blob", "--warmup", String(WARM_UP_BYTES)];
-        const report = await streamClient(runtime, kind, url, 2 ** 30, extra);
+        const extra = ["--trigger", PYTHON_BLOB_TRIGGER, "--warmup", String(WARM_UP_BYTES)];
+        const report = await streamClient(runtime, kind, server.url, 2 ** 30, extra);
         record(python, `${runtime}/${kind}`, report);
         console.error(`python → ${runtime} ${kind} 1 GiB: ${describe(report)}`);
       }
@@ -207,31 +197,6 @@ async function measurePython(port: number): Promise<void> {
   } finally {
     await server.stop();
   }
-}
-
-// The reference server prints no JSON: it is up once its port answers HTTP.
-async function startPythonServer(shell: string, port: number): Promise<Server> {
-  const child = spawn("bash", ["-c", shell], { stdio: ["ignore", "ignore", "inherit"] });
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  const deadline = performance.now() + 60_000;
-  while (performance.now() < deadline) {
-    try {
-      await fetch(`http://127.0.0.1:${port}/`);
-      break;
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 500));
-    }
-  }
-  return {
-    url: `ws://127.0.0.1:${port}/ws`,
-    version: "",
-    async stop() {
-      child.kill("SIGTERM");
-      const killer = setTimeout(() => child.kill("SIGKILL"), 5_000);
-      await exited;
-      clearTimeout(killer);
-    },
-  };
 }
 
 const mib = (bytes: number) => (bytes / MIB).toFixed(0);
@@ -242,12 +207,6 @@ function describe(report: StreamReport): string {
   return `${gbps(report).toFixed(3)} GB/s, client +${mib(report.clientGrowth)} MiB${server}`;
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-}
-
 function medianOf<T>(list: T[] | undefined, pick: (report: T) => number | undefined): number {
   const values = (list ?? []).map(pick).filter((value): value is number => value !== undefined);
   return values.length === 0 ? NaN : median(values);
@@ -255,11 +214,6 @@ function medianOf<T>(list: T[] | undefined, pick: (report: T) => number | undefi
 
 const fixed = (value: number, digits = 2) => Number.isNaN(value) ? "–" : value.toFixed(digits);
 const plus = (bytes: number) => Number.isNaN(bytes) ? "–" : `+${mib(bytes)}`;
-
-function table(header: string[], rows: string[][]): string {
-  const align = header.map((_, index) => index === 0 ? "---" : "--:");
-  return [header, align, ...rows].map((row) => `| ${row.join(" | ")} |`).join("\n");
-}
 
 function render(started: Date, seconds: number, load: string): string {
   const runtimes = settings.runtimes;
@@ -343,12 +297,13 @@ function render(started: Date, seconds: number, load: string): string {
       "",
     );
   }
-  if (settings.python !== undefined) {
+  if (settings.pythonCommand !== "") {
     lines.push(
-      "### From the reference Python server (1 GiB, `blob(n)`)",
+      "### From the reference Python server (1 GiB)",
       "",
-      "wslink 2.5 with trame-server (`/work/py/app`), which packs the whole result before " +
-        "sending it; the figures are the client's.",
+      `The \`trame_wire.bench.blob\` trigger of bench/_python_app.py on ${pythonVersions}, ` +
+        "which packs the whole result before sending it (so its own memory is not measured): " +
+        "the figures are the client's.",
       "",
       table(
         [
@@ -378,26 +333,18 @@ function render(started: Date, seconds: number, load: string): string {
   return lines.join("\n");
 }
 
-function writeSection(section: string): void {
-  const text = readFileSync(settings.results, "utf8");
-  const block = `${BEGIN}\n\n${section}\n${END}`;
-  const begin = text.indexOf(BEGIN);
-  const end = text.indexOf(END);
-  const updated = begin >= 0 && end > begin
-    ? text.slice(0, begin) + block + text.slice(end + END.length)
-    : `${text.trimEnd()}\n\n## Streaming\n\n\`bench/stream.ts\`, run with ` +
-      "`deno run -A bench/stream.ts --python 18550 --write`.\n\n" + block + "\n";
-  writeFileSync(settings.results, updated);
-  spawnSync(bin("deno"), ["fmt", settings.results], { stdio: "inherit" });
+if (settings.pythonCommand === "") {
+  console.error(
+    `bench/stream.ts: the Python part is skipped: no server command. ${PYTHON_SERVER_HELP}`,
+  );
 }
-
 const started = new Date();
 const startedAt = performance.now();
 const files = makeFiles();
 try {
   for (let run = 1; run <= settings.runs; run++) {
     for (const runtime of settings.runtimes) await measureRuntime(runtime, files);
-    if (settings.python !== undefined) await measurePython(settings.python);
+    if (settings.pythonCommand !== "") await measurePython();
   }
 } finally {
   for (const path of files.values()) rmSync(path, { force: true });
@@ -405,4 +352,12 @@ try {
 const load = loadavg().map((value) => value.toFixed(2)).join(" / ");
 const section = render(started, (performance.now() - startedAt) / 1000, load);
 console.log(section);
-if (settings.write) writeSection(section);
+if (settings.write) {
+  writeResultsSection(
+    settings.results,
+    { begin: BEGIN, end: END },
+    "## Streaming\n\n`bench/stream.ts`, run with `TRAME_WIRE_PYTHON_SERVER=… deno run -A " +
+      "bench/stream.ts --runs 3 --write`.",
+    section,
+  );
+}
