@@ -36,6 +36,16 @@ export function typeName(value: unknown): string {
   return typeof value === "object" ? (value.constructor?.name ?? "object") : typeof value;
 }
 
+/** What `value` is, with its article, for messages: `a map`, `an array`, `binary`, `null`, … */
+export function describeValue(value: unknown): string {
+  if (value === null || value === undefined) return String(value);
+  if (isMap(value)) return "a map";
+  if (Array.isArray(value)) return "an array";
+  if (value instanceof Uint8Array) return "binary";
+  const type = typeof value === "object" ? value.constructor?.name ?? "object" : typeof value;
+  return /^[aeiou]/i.test(type) ? `an ${type}` : `a ${type}`;
+}
+
 /** A request envelope: a call of `method`, the hello included. */
 export function requestEnvelope(
   id: string,

@@ -4,7 +4,13 @@
  * @module
  */
 import type { UnChunker } from "../codec/unchunker.ts";
-import { isMap, readReply, requestEnvelope, typeName } from "../protocol/envelope.ts";
+import {
+  describeValue,
+  isMap,
+  readReply,
+  requestEnvelope,
+  typeName,
+} from "../protocol/envelope.ts";
 import { createFrameUnChunker, FrameEncoder } from "../protocol/frames.ts";
 import { callId, HELLO_ID, isPublishId } from "../protocol/ids.ts";
 import { checkHelloReply, encodeHello } from "./_hello.ts";
@@ -497,8 +503,7 @@ function binaryResult(value: unknown, what: string): BinaryStream {
   if (isBinaryStream(value)) return value;
   if (value instanceof WslinkError) throw value;
   if (value instanceof Uint8Array) return binaryStreamOf(value);
-  const type = isMap(value) ? "a map" : typeName(value);
-  throw clientError("protocol", `${what} returned ${type}, not binary`, { value });
+  throw clientError("protocol", `${what} returned ${describeValue(value)}, not binary`, { value });
 }
 
 // Whether a call's rejection means it stopped waiting (its reply may still come).
