@@ -8,7 +8,7 @@
  *     trame-wire state URL [keys…] [--json]
  *     trame-wire watch URL [keys…] [--json] [--reconnect]
  *     trame-wire set URL key=value…
- *     trame-wire call URL NAME [ARGS_JSON] [KWARGS_JSON] [--rpc]
+ *     trame-wire call URL NAME [ARGS_JSON] [KWARGS_JSON] [--rpc] [--out FILE|-]
  *     trame-wire bench [URL] [--calls-only]
  *     trame-wire load URL --users N [--scenario FILE] …   (src/load/command.ts)
  * @module
@@ -37,8 +37,12 @@ import { startDemoServer } from "./demo_app.ts";
 import type { TrameClient } from "../trame/client.ts";
 import { deepEqual } from "../trame/state.ts";
 import { clientError, WslinkError } from "../session/errors.ts";
+import { describeValue } from "../protocol/envelope.ts";
 import { STATE_TOPIC } from "../trame/protocol.ts";
 import type { CliOutput } from "./output.ts";
+import { download } from "./download.ts";
+import type { BinaryStream } from "../session/binary_stream.ts";
+import type { CallOptions } from "../session/options.ts";
 
 export type { CliOutput } from "./output.ts";
 
@@ -85,11 +89,15 @@ prints what changed meanwhile, and exits 4 only when every attempt failed.`,
   set: `Usage: trame-wire set URL key=value… [--secret S] [--timeout MS]
 
 Sets state keys. Values are parsed as JSON when they parse, else taken as strings.`,
-  call:
-    `Usage: trame-wire call URL NAME [ARGS_JSON] [KWARGS_JSON] [--rpc] [--secret S] [--timeout MS]
+  call: `Usage: trame-wire call URL NAME [ARGS_JSON] [KWARGS_JSON] [--rpc] [--out FILE|-]
+                      [--secret S] [--timeout MS]
 
 Calls trigger NAME with ARGS (a JSON array, default []) and KWARGS (a JSON object, default {})
 and prints its result as JSON. With --rpc, NAME is a raw wslink method.
+With --out, the result must be binary: it is streamed to FILE as it arrives (- for standard
+output), with a progress bar on standard error, whatever its size; --timeout then also bounds
+each silence of the transfer. A result that is not binary exits 1; a file left incomplete by a
+failure is removed.
 trame answers null both for a trigger that returns nothing and for a trigger it does not have
 (its log then says "Trigger NAME seems to be missing"): a null result is printed, noted on
 standard error, and exits 0. A call without an answer within --timeout exits 7.`,
@@ -362,7 +370,10 @@ async function setCommand(argv: readonly string[], output: CliOutput): Promise<n
 }
 
 async function callCommand(argv: readonly string[], output: CliOutput): Promise<number> {
-  const args = parseArgs(argv, { values: COMMON.values, booleans: [...COMMON.booleans, "rpc"] });
+  const args = parseArgs(argv, {
+    values: [...COMMON.values, "out"],
+    booleans: [...COMMON.booleans, "rpc"],
+  });
   if (args.booleans.has("help")) return help(output, "call");
   const url = urlArgument(args, "call");
   const name = args.positionals[1];
@@ -380,9 +391,18 @@ async function callCommand(argv: readonly string[], output: CliOutput): Promise<
   const what = `${rpc ? "method" : "trigger"} ${JSON.stringify(name)}`;
   // The library's message names the wslink method (trame.trigger); this one names the call.
   const saying = (error: unknown) => {
-    if (!(error instanceof WslinkError) || (error.data as { kind?: string })?.kind !== "timeout") {
-      throw error;
+    const data = error instanceof WslinkError
+      ? error.data as { kind?: string; value?: unknown }
+      : {};
+    if (data?.kind === "protocol" && "value" in data) {
+      const type = describeValue(data.value);
+      throw clientError(
+        "protocol",
+        `${what} returned ${type}, not binary (--out takes binary results)`,
+        data,
+      );
     }
+    if (data?.kind !== "timeout") throw error;
     throw clientError(
       "timeout",
       `${what} got no answer within ${settings.timeout} ms (raise --timeout to wait longer)`,
@@ -391,6 +411,30 @@ async function callCommand(argv: readonly string[], output: CliOutput): Promise<
   };
   const kw = kwargs as Record<string, unknown>;
   const limit = { timeout: settings.timeout };
+  const out = args.values.get("out");
+  if (out !== undefined) {
+    if (out === "") throw new UsageError("--out needs a file name, or - for standard output");
+    const label = `${rpc ? "" : "trigger "}${name}`;
+    const receive = (start: (options: CallOptions) => Promise<BinaryStream>) =>
+      download(
+        (options) => start({ ...options, ...limit }).catch(saying),
+        out,
+        settings.timeout,
+        output,
+        label,
+      );
+    await (rpc
+      ? withSession(
+        settings,
+        (session) => receive((options) => session.callStream(name, callArgs, kw, options)),
+      )
+      : withClient(
+        settings,
+        output,
+        (client) => receive((options) => client.triggerStream(name, callArgs, kw, options)),
+      ));
+    return EXIT_CODES.ok;
+  }
   const result = rpc
     ? await withSession(
       settings,
@@ -507,5 +551,10 @@ function interruption(): { readonly signalled: Promise<void>; dispose(): void } 
 export const processOutput: CliOutput = {
   out: (text) => void process.stdout.write(text),
   error: (text) => void process.stderr.write(text),
+  outBytes: (bytes) =>
+    new Promise((resolve, reject) => {
+      process.stdout.write(bytes, (error) => error ? reject(error) : resolve());
+    }),
   isTerminal: process.stdout.isTTY === true,
+  errorIsTerminal: process.stderr.isTTY === true,
 };

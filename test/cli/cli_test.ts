@@ -5,8 +5,11 @@ import { spawn } from "node:child_process";
 import { createServer as createHttpServer } from "node:http";
 import { createServer, type Socket } from "node:net";
 import process from "node:process";
-import { readFileSync } from "node:fs";
-import { startDemoServer } from "../../src/cli/demo_app.ts";
+import { Buffer } from "node:buffer";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { demoPattern, startDemoServer } from "../../src/cli/demo_app.ts";
 import { EXIT_CODE_HELP } from "../../src/cli/failures.ts";
 import { serve, type TrameServer } from "../../src/server/mod.ts";
 
@@ -34,6 +37,8 @@ interface Run {
   code: number | null;
   signal: string | null;
   stdout: string;
+  /** Standard output as it came, for binary output. */
+  stdoutBytes: Uint8Array;
   stderr: string;
   /** From spawning the command to its exit, in milliseconds. */
   ms: number;
@@ -66,10 +71,12 @@ function runCli(args: string[], options: RunOptions = {}): Promise<Run> {
       child.kill(name);
     };
     const timer = setTimeout(() => child.kill("SIGKILL"), options.timeout ?? 30_000);
-    child.stdout.setEncoding("utf8");
+    const stdoutChunks: Uint8Array[] = [];
+    const decoder = new TextDecoder();
     child.stderr.setEncoding("utf8");
-    child.stdout.on("data", (text: string) => {
-      stdout += text;
+    child.stdout.on("data", (chunk: Uint8Array) => {
+      stdoutChunks.push(chunk);
+      stdout += decoder.decode(chunk, { stream: true });
       options.onStdout?.(stdout, sendSignal);
     });
     child.stderr.on("data", (text: string) => (stderr += text));
@@ -79,7 +86,8 @@ function runCli(args: string[], options: RunOptions = {}): Promise<Run> {
     });
     child.on("close", (code, signal) => {
       clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr, ms: performance.now() - started });
+      const stdoutBytes = new Uint8Array(Buffer.concat(stdoutChunks));
+      resolve({ code, signal, stdout, stdoutBytes, stderr, ms: performance.now() - started });
     });
   });
 }
@@ -175,6 +183,35 @@ test("trame-wire call runs a trigger and prints its result as JSON", async () =>
     const echo = await runCli(["call", url, "echo", '["x"]', '{"k": true}']);
     assert.deepEqual(JSON.parse(echo.stdout), { args: ["x"], kwargs: { k: true } });
   });
+});
+
+test("trame-wire call --out streams a binary result to a file, or to standard output", async () => {
+  const directory = mkdtempSync(join(tmpdir(), "trame-wire-cli-"));
+  try {
+    await withDemoServer(async (url) => {
+      const path = join(directory, "blob.bin");
+      const run = await runCli(["call", url, "blob", "[3000000]", "--out", path]);
+      assert.equal(run.code, 0, run.stderr);
+      assert.deepEqual(new Uint8Array(readFileSync(path)), demoPattern(3_000_000));
+      assert.match(run.stdout, /^wrote 2\.9 MiB \(3000000 bytes\) to .*blob\.bin in /);
+      // Not a terminal: the progress is a few lines on standard error, ending at 100%.
+      assert.match(run.stderr, /trigger blob: 100% \(2\.9 MiB of 2\.9 MiB\)\n$/);
+      const piped = await runCli(["call", url, "blob", "[70000]", "--out", "-"]);
+      assert.equal(piped.code, 0, piped.stderr);
+      assert.deepEqual(piped.stdoutBytes, demoPattern(70_000));
+      assert.match(piped.stderr, /wrote 68\.4 KiB \(70000 bytes\) to standard output/);
+      // A result that is not binary: one line, exit 1, and no file left behind.
+      const notBinary = await runCli(["call", url, "add", "[1, 2]", "--out", path]);
+      assert.equal(notBinary.code, EXIT.failure);
+      assertOneLine(notBinary.stderr);
+      assert.match(notBinary.stderr, /trigger "add" returned a number, not binary/);
+      assert.throws(() => readFileSync(path), /ENOENT/);
+      const usage = await runCli(["call", url, "blob", "[1]", "--out"]);
+      assert.equal(usage.code, EXIT.usage);
+    });
+  } finally {
+    rmSync(directory, { recursive: true, force: true });
+  }
 });
 
 test("trame-wire call --rpc calls a raw wslink method", async () => {
