@@ -488,6 +488,37 @@ test("a 50 MiB trigger result arrives intact", async () => {
   }
 });
 
+test("triggerStream hands a binary result over as a stream; anything else rejects", async () => {
+  const size = 3 * 1024 * 1024;
+  const { server } = await quietServer();
+  server.trigger(
+    "export",
+    (args) => new Blob([pattern(Number(args[0]), 3) as Uint8Array<ArrayBuffer>]),
+  );
+  server.trigger("count", () => 3);
+  const client = new TrameClient(server.url);
+  await assert.rejects(client.triggerStream("export", [size]), (error: unknown) => {
+    assert.ok(error instanceof WslinkError);
+    assert.equal((error.data as { kind: string }).kind, "closed");
+    return true;
+  });
+  try {
+    await client.connect();
+    const stream = await client.triggerStream("export", [size], {}, { timeout: 10_000 });
+    assert.equal(stream.size, size);
+    const bytes = Buffer.from(await new Response(stream).arrayBuffer());
+    assert.ok(bytes.equals(pattern(size, 3)), "the bytes differ");
+    await assert.rejects(client.triggerStream("count"), (error: unknown) => {
+      assert.ok(error instanceof WslinkError);
+      assert.deepEqual(error.data, { kind: "protocol", value: 3 });
+      return true;
+    });
+  } finally {
+    await client.disconnect();
+    await server.close();
+  }
+});
+
 test("two clients see each other's changes and never their own echoes", async () => {
   const { server } = await quietServer({ state: { x: 0, y: 0 } });
   const first = new TrameClient(server.url);
