@@ -47,9 +47,21 @@ export function createMessageCodec(options: MessageCodecOptions = {}): MessageCo
       bigIntEncoder ??= new Encoder({ ...encoderOptions, useBigInt64: true });
       return bigIntEncoder.encodeSharedRef(normalize(normalized, true));
     },
-    decode: (bytes) => decoder.decode(bytes),
+    decode: (bytes) => {
+      try {
+        return decoder.decode(bytes);
+      } finally {
+        // The decoder keeps the last bytes it read until the next message: a large one would
+        // stay alive (its buffer whole) while the next one is received. One byte replaces it.
+        if (bytes.byteLength >= LARGE_MESSAGE_BYTES) decoder.decode(MSGPACK_NIL);
+      }
+    },
   };
 }
+
+// Messages from this size on are let go of by the decoder as soon as they are decoded.
+const LARGE_MESSAGE_BYTES = 64 * 1024;
+const MSGPACK_NIL = new Uint8Array([0xc0]);
 
 // Whether the last normalize() met a bigint (set during the walk: nothing else runs meanwhile).
 let sawBigInt = false;
