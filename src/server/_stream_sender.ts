@@ -58,17 +58,26 @@ export class StreamSourceError extends Error {
 // How often a sender waiting for room looks at `bufferedAmount` again: the sockets have no
 // portable "drained" event.
 const ROOM_POLL_MS = 2;
-// A frame is sent once its target holds at most this many bytes not written out yet: enough to
-// keep the socket busy while the next frame is read, a fraction of a frame in memory.
+// A frame is sent once its target holds at most this many bytes not written out yet (and half its
+// send budget, which leaves room for the other messages sent meanwhile): enough to keep the socket
+// busy while the next frame is read.
 const QUEUED_BYTES_BEFORE_NEXT = 8 * 1024 * 1024;
+
+/** The limits a streamed message is sent under. */
+export interface StreamedSendLimits {
+  /** Frames are at most this many bytes (0: the default frame size). */
+  readonly maxFrameSize: number;
+  /** Bytes a target may hold queued when a message is sent to it (over it, it is closed). */
+  readonly sendBudget: number;
+}
 // Frames kept for reuse at most.
 const FRAME_POOL_SIZE = 3;
 
 /**
  * Sends `{"wslink": "1.0", id, "result": <source's bytes as a bin>}` to every target, in frames
  * of at most `maxFrameSize` bytes (0: the default frame size, since a whole message cannot be
- * read ahead). Each frame waits until every open target has room for it, so the slowest target
- * sets the pace. Resolves when every byte was sent or every target closed; rejects with a
+ * read ahead). Each frame waits until every open target has room for it (a queue under half its
+ * send budget), so the slowest target sets the pace. Resolves when every byte was sent or every target closed; rejects with a
  * {@link StreamSourceError} when the source fails or ends before its size (the message is then
  * incomplete: the caller tells the clients). The source is released either way.
  */
@@ -76,7 +85,7 @@ export async function sendStreamed(
   targets: readonly StreamTarget[],
   id: string,
   source: StreamSource,
-  maxFrameSize: number,
+  limits: StreamedSendLimits,
 ): Promise<void> {
   const size = source.size;
   const prefix = Number.isInteger(size) && size >= 0 && size <= MAX_BIN_SIZE
@@ -88,8 +97,9 @@ export async function sendStreamed(
       `a streamed size must be an integer that fits a message (4 GiB - 1), got ${size}`,
     );
   }
-  const frameSize = maxFrameSize === 0 ? DEFAULT_MAX_MSG_SIZE : maxFrameSize;
-  const message = new FramedMessage(targets, prefix.byteLength + size, frameSize);
+  const frameSize = limits.maxFrameSize === 0 ? DEFAULT_MAX_MSG_SIZE : limits.maxFrameSize;
+  const queuedBeforeNext = Math.min(QUEUED_BYTES_BEFORE_NEXT, Math.floor(limits.sendBudget / 2));
+  const message = new FramedMessage(targets, prefix.byteLength + size, frameSize, queuedBeforeNext);
   let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   let byobReader: ReadableStreamBYOBReader | undefined;
   try {
@@ -150,6 +160,7 @@ class FramedMessage {
   readonly #chunkId = randomMessageId();
   readonly #total: number;
   readonly #contentPerFrame: number;
+  readonly #queuedBeforeNext: number;
   #targets: readonly StreamTarget[];
   #sentFrames: SentFrame[] = [];
   #sent = 0;
@@ -160,7 +171,13 @@ class FramedMessage {
   #offset = 0;
   #filled = 0;
 
-  constructor(targets: readonly StreamTarget[], total: number, frameSize: number) {
+  constructor(
+    targets: readonly StreamTarget[],
+    total: number,
+    frameSize: number,
+    queuedBeforeNext: number,
+  ) {
+    this.#queuedBeforeNext = queuedBeforeNext;
     this.#targets = targets.filter((target) => !target.isClosed);
     this.#total = total;
     this.#contentPerFrame = Math.max(frameSize - HEADER_LENGTH, 1);
@@ -210,7 +227,7 @@ class FramedMessage {
   async #flush(): Promise<void> {
     const frame = this.#frame;
     for (const target of this.#targets) {
-      while (!target.isClosed && target.bufferedAmount > QUEUED_BYTES_BEFORE_NEXT) {
+      while (!target.isClosed && target.bufferedAmount > this.#queuedBeforeNext) {
         await delay(ROOM_POLL_MS);
       }
     }

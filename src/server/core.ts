@@ -30,7 +30,12 @@ import { waitAtMost } from "../util/timers.ts";
 import { pythonExceptionRepr, pythonTruthy, traceOf } from "./_python_repr.ts";
 import { TrameServerError } from "./errors.ts";
 import type { Logger } from "./log.ts";
-import { sendStreamed, type StreamSource, streamSourceOf } from "./_stream_sender.ts";
+import {
+  sendStreamed,
+  type StreamedSendLimits,
+  type StreamSource,
+  streamSourceOf,
+} from "./_stream_sender.ts";
 
 export { consoleLogger } from "./log.ts";
 export type { Logger, LogLevel } from "./log.ts";
@@ -108,6 +113,8 @@ export interface CoreConfig {
   readonly preAuthMaxMessageSize: number;
   /** Whether -32001 replies carry `data.trace`. */
   readonly sendStackTraces: boolean;
+  /** The adapters' send budget per connection: streamed sends stay under half of it. */
+  readonly sendBudget: number;
   readonly log: Logger;
   readonly onConnect: (client: ServerClient) => void;
   readonly onDisconnect: (client: ServerClient, code: number, reason: string) => void;
@@ -299,7 +306,7 @@ export class WslinkCore {
     method: string,
   ): Promise<void> {
     if (!connection.authenticated || !(await connection.streamSlot())) return source.discard();
-    sendStreamed([connection], id, source, this.#config.maxMsgSize)
+    sendStreamed([connection], id, source, this.#streamLimits())
       .catch((error) => {
         this.#config.log("error", `the streamed result of ${method} failed`, error);
         this.sendError(connection, id, {
@@ -390,6 +397,10 @@ export class WslinkCore {
     return this.#encoder.frames(envelope, this.#config.maxMsgSize);
   }
 
+  #streamLimits(): StreamedSendLimits {
+    return { maxFrameSize: this.#config.maxMsgSize, sendBudget: this.#config.sendBudget };
+  }
+
   #sendPublishes(): void {
     this.#publishTimer = undefined;
     const queue = this.#publishQueue;
@@ -400,7 +411,7 @@ export class WslinkCore {
         continue;
       }
       const { source, topic, targets } = queued;
-      sendStreamed(targets, publishId(topic), source, this.#config.maxMsgSize).catch((error) => {
+      sendStreamed(targets, publishId(topic), source, this.#streamLimits()).catch((error) => {
         this.#config.log("error", `the streamed publish on ${topic} failed midway`, error);
       });
     }

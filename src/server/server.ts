@@ -222,6 +222,7 @@ export class TrameServer<T extends Record<string, unknown> = Record<string, unkn
       maxMsgSize: config.maxMsgSize,
       preAuthMaxMessageSize: config.preAuthMaxMessageSize,
       sendStackTraces: config.sendStackTraces,
+      sendBudget: config.sendBudget,
       log: config.log,
       onConnect: (client) => this.#emit("connect", client),
       onDisconnect: (client, code, reason) => this.#emit("disconnect", client, code, reason),
