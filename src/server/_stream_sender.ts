@@ -70,8 +70,6 @@ export interface StreamedSendLimits {
   /** Bytes a target may hold queued when a message is sent to it (over it, it is closed). */
   readonly sendBudget: number;
 }
-// Frames kept for reuse at most.
-const FRAME_POOL_SIZE = 3;
 
 /**
  * Sends `{"wslink": "1.0", id, "result": <source's bytes as a bin>}` to every target, in frames
@@ -161,6 +159,7 @@ class FramedMessage {
   readonly #total: number;
   readonly #contentPerFrame: number;
   readonly #queuedBeforeNext: number;
+  readonly #poolSize: number;
   #targets: readonly StreamTarget[];
   #sentFrames: SentFrame[] = [];
   #sent = 0;
@@ -178,6 +177,7 @@ class FramedMessage {
     queuedBeforeNext: number,
   ) {
     this.#queuedBeforeNext = queuedBeforeNext;
+    this.#poolSize = Math.ceil(queuedBeforeNext / frameSize) + 2;
     this.#targets = targets.filter((target) => !target.isClosed);
     this.#total = total;
     this.#contentPerFrame = Math.max(frameSize - HEADER_LENGTH, 1);
@@ -256,8 +256,9 @@ class FramedMessage {
       frame = oldest.frame;
     } else {
       frame = new Uint8Array(length);
-      // Frames never written out are not kept for reuse: a target that holds them keeps them.
-      if (this.#sentFrames.length > FRAME_POOL_SIZE) this.#sentFrames.shift();
+      // The frames kept for reuse cover what a target may hold queued, and two more; older ones,
+      // never written out, are left to the target that holds them.
+      if (this.#sentFrames.length > this.#poolSize) this.#sentFrames.shift();
     }
     encodeHeader(this.#chunkId, this.#offset, this.#total, frame);
     this.#frameLength = length;
