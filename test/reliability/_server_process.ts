@@ -31,9 +31,16 @@ const isDeno = "Deno" in globalThis;
 const script = new URL("./_server_program.ts", import.meta.url).pathname;
 const root = new URL("../../", import.meta.url).pathname;
 
-/** Starts a server process; `fileLimit` runs it under `ulimit -n`. */
-export async function startServerProcess(fileLimit?: number): Promise<ServerProcess> {
-  const program = [process.execPath, ...(isDeno ? ["run", "-A", script] : [script])];
+/**
+ * Starts a server process; `fileLimit` runs it under `ulimit -n`; `programArgs` go to the program
+ * (see `_server_program.ts`).
+ */
+export async function startServerProcess(
+  fileLimit?: number,
+  programArgs: readonly string[] = [],
+): Promise<ServerProcess> {
+  const runtimeArgs = isDeno ? ["run", "-A", script] : [script];
+  const program = [process.execPath, ...runtimeArgs, ...programArgs];
   const [command, ...args] = fileLimit === undefined
     ? program
     : ["bash", "-c", `ulimit -n ${fileLimit} && exec "$@"`, "bash", ...program];

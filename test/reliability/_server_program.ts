@@ -1,16 +1,25 @@
 // The server of `startServerProcess`: prints one JSON line (its URL and memory, a
 // `ServerReport`) once listening and another for each line read on standard input, logs errors on
-// standard error, and closes when standard input ends.
+// standard error, and closes when standard input ends. Arguments: `--max-msg-size N`, and
+// `--stream-file PATH`, which registers the method `test.file` returning that file, streamed.
 import process from "node:process";
-import { serve } from "../../src/server/mod.ts";
+import { openFile, serve } from "../../src/server/mod.ts";
 import type { ServerReport } from "./_server_process.ts";
 
+const argument = (name: string) => {
+  const index = process.argv.indexOf(`--${name}`);
+  return index < 0 ? undefined : process.argv[index + 1];
+};
+const maxMsgSize = argument("max-msg-size");
 const server = await serve({
+  ...(maxMsgSize === undefined ? {} : { maxMsgSize: Number(maxMsgSize) }),
   heartbeat: 0,
   log: (level, message, detail) => {
     if (level === "error") console.error(message, detail ?? "");
   },
 });
+const streamFile = argument("stream-file");
+if (streamFile !== undefined) server.register("test.file", () => openFile(streamFile));
 const report = () => {
   const line: ServerReport = {
     url: server.url,
