@@ -231,37 +231,36 @@ function render(started: Date, seconds: number, load: string): string {
     "untimed; both processes' peak resident memory (`VmHWM`) is then reset " +
     "(`/proc/self/clear_refs`), and the growth is the peak during the timed transfer minus " +
     "the resident memory at the reset. GB/s is 10^9 bytes of result per second, from the " +
-    "call to the last byte. The bare WebSocket receives the very same frames and only counts " +
-    "their bytes.",
+    "call to the last byte. trame-wire reads with a BYOB reader into one 1 MiB buffer (each " +
+    "frame freed once copied), views with a default reader (each frame's bytes as a view, " +
+    "freed by the collector); both only count the bytes, as the bare WebSocket, which " +
+    "receives the very same frames, does. Client CPU is user + system time over the transfer.",
     "",
     "### Streamed results (`callStream`)",
     "",
     table(
       [
         "runtime, size",
-        "trame-wire GB/s",
-        "bare GB/s",
+        "GB/s: trame-wire / views / bare",
         "trame-wire / bare",
-        "client growth MiB: trame-wire / bare",
-        "server growth MiB: trame-wire / bare",
+        "client growth MiB: trame-wire / views / bare",
+        "server growth MiB: trame-wire / views / bare",
+        "client CPU s: trame-wire / views / bare",
       ],
       runtimes.flatMap((runtime) =>
         settings.sizes.map((size) => {
-          const mine = streamed.get(`${runtime}/trame-wire/${size}`);
-          const bare = streamed.get(`${runtime}/bare/${size}`);
-          const mineRate = medianOf(mine, gbps);
-          const bareRate = medianOf(bare, gbps);
+          const of = (kind: StreamClientKind) => streamed.get(`${runtime}/${kind}/${size}`);
+          const each = (pick: (list: StreamReport[] | undefined) => string) =>
+            (["trame-wire", "trame-wire-views", "bare"] as const).map((kind) => pick(of(kind)))
+              .join(" / ");
+          const rate = (kind: StreamClientKind) => medianOf(of(kind), gbps);
           return [
             `${runtime}, ${size / 2 ** 30} GiB`,
-            fixed(mineRate, 3),
-            fixed(bareRate, 3),
-            fixed(mineRate / bareRate),
-            `${plus(medianOf(mine, (r) => r.clientGrowth))} / ${
-              plus(medianOf(bare, (r) => r.clientGrowth))
-            }`,
-            `${plus(medianOf(mine, (r) => r.serverGrowth))} / ${
-              plus(medianOf(bare, (r) => r.serverGrowth))
-            }`,
+            each((list) => fixed(medianOf(list, gbps), 3)),
+            fixed(rate("trame-wire") / rate("bare")),
+            each((list) => plus(medianOf(list, (r) => r.clientGrowth))),
+            each((list) => plus(medianOf(list, (r) => r.serverGrowth))),
+            each((list) => fixed(medianOf(list, (r) => r.cpuMs / 1000), 1)),
           ];
         })
       ),
