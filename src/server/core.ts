@@ -283,9 +283,7 @@ export class WslinkCore {
     } catch (error) {
       this.#config.log("error", `Exception raised in ${name}`, error);
       if (connection.isClosed) return;
-      const data: Record<string, unknown> = { method: name, exception: pythonExceptionRepr(error) };
-      if (this.#config.sendStackTraces) data.trace = traceOf(error);
-      this.sendError(connection, id, { code: EXCEPTION_RAISED, message: "Exception raised", data });
+      this.#sendException(connection, id, name, error);
       return;
     }
     const source = streamSourceOf(result);
@@ -309,13 +307,16 @@ export class WslinkCore {
     sendStreamed([connection], id, source, this.#streamLimits())
       .catch((error) => {
         this.#config.log("error", `the streamed result of ${method} failed`, error);
-        this.sendError(connection, id, {
-          code: EXCEPTION_RAISED,
-          message: "Exception raised",
-          data: { method, exception: pythonExceptionRepr(error), trace: traceOf(error) },
-        });
+        this.#sendException(connection, id, method, error);
       })
       .finally(() => connection.releaseStreamSlot());
+  }
+
+  /** Sends error -32001 for `error`, raised by `method`, as the reference server does. */
+  #sendException(connection: Connection, id: string, method: string, error: unknown): void {
+    const data: Record<string, unknown> = { method, exception: pythonExceptionRepr(error) };
+    if (this.#config.sendStackTraces) data.trace = traceOf(error);
+    this.sendError(connection, id, { code: EXCEPTION_RAISED, message: "Exception raised", data });
   }
 
   /** Sends a result, or error -32002 naming `method` when the result cannot be packed. */
