@@ -5,7 +5,6 @@
 //   deno run -A bench/e2e.ts [--write] [--runs 3] [--server bun|deno|node] [--publishes 100000]
 //     [--calls 5000] [--large-count 16] [--large-mib 64] [--scenarios publish,rpc,large]
 //     [--runtimes deno,bun,node] [--backlog-ms 400] [--results bench/RESULTS.md]
-import { spawn } from "node:child_process";
 import { availableParallelism, cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
@@ -16,7 +15,10 @@ import {
   rate,
   referenceVersion,
   root,
+  runJsonProcess,
   runtimeCommand,
+  type ServerProcess,
+  startServerProcess,
   table,
   writeResultsSection,
 } from "./_runner.ts";
@@ -39,39 +41,6 @@ const settings = {
   results: option("results", join(root, "bench", "RESULTS.md")),
 };
 
-interface Server {
-  readonly url: string;
-  readonly runtime: Runtime;
-  readonly version: string;
-  stop(): Promise<void>;
-}
-
-function startServer(runtime: Runtime): Promise<Server> {
-  const [program, ...args] = runtimeCommand(runtime, "_e2e_server.ts");
-  const child = spawn(program, args, { stdio: ["pipe", "pipe", "inherit"] });
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  return new Promise((resolve, reject) => {
-    let output = "";
-    const timer = setTimeout(() => reject(new Error("the server did not start")), 30_000);
-    child.stdout!.on("data", (chunk: Uint8Array) => {
-      output += new TextDecoder().decode(chunk);
-      if (!output.includes("\n")) return;
-      clearTimeout(timer);
-      const info = JSON.parse(output.split("\n")[0]) as Omit<Server, "stop">;
-      resolve({
-        ...info,
-        async stop() {
-          child.stdin!.end();
-          const killer = setTimeout(() => child.kill("SIGKILL"), 5_000);
-          await exited;
-          clearTimeout(killer);
-        },
-      });
-    });
-    child.once("exit", (code) => reject(new Error(`the server exited with ${code}`)));
-  });
-}
-
 function runClient(
   runtime: Runtime,
   kind: ClientKind,
@@ -83,20 +52,7 @@ function runClient(
   args.push("--calls", String(settings.calls), "--large-count", String(settings.largeCount));
   args.push("--large-mib", String(settings.largeMiB));
   args.push("--timeout-ms", String(CLIENT_TIMEOUT_MS), "--backlog-ms", String(settings.backlogMs));
-  const child = spawn(program, args, { stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout!.on("data", (chunk: Uint8Array) => stdout += new TextDecoder().decode(chunk));
-  child.stderr!.on("data", (chunk: Uint8Array) => stderr += new TextDecoder().decode(chunk));
-  return new Promise((resolve, reject) => {
-    const killer = setTimeout(() => child.kill("SIGKILL"), CLIENT_TIMEOUT_MS + 10_000);
-    child.once("exit", (code) => {
-      clearTimeout(killer);
-      const line = stdout.split("\n").find((text) => text.startsWith("{"));
-      if (code === 0 && line !== undefined) resolve(JSON.parse(line) as ClientReport);
-      else reject(new Error(`${runtime} ${kind} ${scenario} exited ${code}: ${stderr.trim()}`));
-    });
-  });
+  return runJsonProcess([program, ...args], CLIENT_TIMEOUT_MS, `${runtime} ${kind} ${scenario}`);
 }
 
 type Metric =
@@ -170,7 +126,12 @@ function summary(report: ClientReport): string {
 const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(0);
 const ratio = (value: number) => Number.isNaN(value) ? "–" : value.toFixed(2);
 
-function render(server: Server, started: Date, seconds: number, load: string): string {
+function render(
+  server: ServerProcess["info"],
+  started: Date,
+  seconds: number,
+  load: string,
+): string {
   const ref = (scenario: Scenario, metric: Metric) => figure("bun", "reference", scenario, metric);
   const lines: string[] = [];
   const runtimes = settings.runtimes;
@@ -339,15 +300,16 @@ function render(server: Server, started: Date, seconds: number, load: string): s
 
 const started = new Date();
 const startedAt = performance.now();
-const server = await startServer(settings.server);
-console.error(`server: ${server.runtime} ${server.version} at ${server.url}`);
+const server = await startServerProcess(runtimeCommand(settings.server, "_e2e_server.ts"));
+const { url, runtime, version } = server.info;
+console.error(`server: ${runtime} ${version} at ${url}`);
 try {
-  await runMatrix(server.url);
+  await runMatrix(url);
 } finally {
   await server.stop();
 }
 const load = loadavg().map((value) => value.toFixed(2)).join(" / ");
-const section = render(server, started, (performance.now() - startedAt) / 1000, load);
+const section = render(server.info, started, (performance.now() - startedAt) / 1000, load);
 console.log(section);
 if (settings.write) {
   writeResultsSection(

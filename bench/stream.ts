@@ -9,14 +9,23 @@
 //     [--write] [--runs 1] [--sizes-mib 1024,3584] [--runtimes deno,bun,node]
 //     [--kinds trame-wire,trame-wire-views,bare] [--no-buffered] [--dir /tmp] [--port N]
 // Without a server command, the Python part is skipped (and said so).
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import type { ClientReport, Runtime } from "./_e2e_shared.ts";
 import { freePort, PYTHON_SERVER_HELP, startPythonServer } from "./_python_process.ts";
-import { median, option, root, runtimeCommand, table, writeResultsSection } from "./_runner.ts";
+import {
+  median,
+  option,
+  root,
+  runJsonProcess,
+  runtimeCommand,
+  startServerProcess,
+  table,
+  writeResultsSection,
+} from "./_runner.ts";
 import type { StreamClientKind, StreamReport } from "./_stream_shared.ts";
 
 const BEGIN = "<!-- stream:begin (written by bench/stream.ts --write) -->";
@@ -39,68 +48,6 @@ const settings = {
   results: option("results", join(root, "bench", "RESULTS.md")),
 };
 
-interface Server {
-  readonly url: string;
-  readonly version: string;
-  stop(): Promise<void>;
-}
-
-// Starts a process that prints one JSON line with its `url` once it listens.
-function startProcess(
-  program: string,
-  args: string[],
-  options: { cwd?: string; env?: Record<string, string> } = {},
-): Promise<Server> {
-  const child = spawn(program, args, {
-    stdio: ["pipe", "pipe", "inherit"],
-    cwd: options.cwd,
-    env: { ...process.env, ...options.env },
-  });
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  return new Promise((resolve, reject) => {
-    let output = "";
-    const timer = setTimeout(() => reject(new Error(`${program} did not start`)), 60_000);
-    child.stdout!.on("data", (chunk: Uint8Array) => {
-      output += new TextDecoder().decode(chunk);
-      const line = output.split("\n").find((text) => text.startsWith("{"));
-      if (line === undefined) return;
-      clearTimeout(timer);
-      child.stdout!.removeAllListeners("data");
-      child.stdout!.resume();
-      const info = JSON.parse(line) as { url: string; version?: string };
-      resolve({
-        url: info.url,
-        version: info.version ?? "",
-        async stop() {
-          child.stdin!.end();
-          child.kill("SIGTERM");
-          const killer = setTimeout(() => child.kill("SIGKILL"), 5_000);
-          await exited;
-          clearTimeout(killer);
-        },
-      });
-    });
-    child.once("exit", (code) => reject(new Error(`${program} exited with ${code}`)));
-  });
-}
-
-function runJson<T>(program: string, args: string[], timeoutMs: number): Promise<T> {
-  const child = spawn(program, args, { stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout!.on("data", (chunk: Uint8Array) => stdout += new TextDecoder().decode(chunk));
-  child.stderr!.on("data", (chunk: Uint8Array) => stderr += new TextDecoder().decode(chunk));
-  return new Promise((resolve, reject) => {
-    const killer = setTimeout(() => child.kill("SIGKILL"), timeoutMs + 10_000);
-    child.once("exit", (code) => {
-      clearTimeout(killer);
-      const line = stdout.split("\n").find((text) => text.startsWith("{"));
-      if (code === 0 && line !== undefined) resolve(JSON.parse(line) as T);
-      else reject(new Error(`${args.join(" ")} exited ${code}: ${stderr.trim()}`));
-    });
-  });
-}
-
 function streamClient(
   runtime: Runtime,
   kind: StreamClientKind,
@@ -111,14 +58,18 @@ function streamClient(
   const [program, ...args] = runtimeCommand(runtime, "_stream_client.ts");
   const timeoutMs = CLIENT_BASE_TIMEOUT_MS + Math.ceil(size / (10 * MIB)) * 1000;
   args.push(url, kind, String(size), "--timeout-ms", String(timeoutMs), ...extra);
-  return runJson(program, args, timeoutMs);
+  return runJsonProcess([program, ...args], timeoutMs, `${runtime} ${kind} ${size} bytes`);
 }
 
 function bufferedClient(runtime: Runtime, kind: "trame-wire" | "bare", url: string) {
   const [program, ...args] = runtimeCommand(runtime, "_e2e_client.ts");
   args.push(url, kind, "large", "--large-count", "16", "--large-mib", "64");
   args.push("--timeout-ms", String(CLIENT_BASE_TIMEOUT_MS));
-  return runJson<ClientReport>(program, args, CLIENT_BASE_TIMEOUT_MS);
+  return runJsonProcess<ClientReport>(
+    [program, ...args],
+    CLIENT_BASE_TIMEOUT_MS,
+    `${runtime} ${kind} buffered`,
+  );
 }
 
 // Sparse files: read as zeros from the page cache, so the disk does not set the pace.
@@ -149,10 +100,10 @@ async function measureRuntime(runtime: Runtime, files: Map<number, string>): Pro
   for (const size of settings.sizes) {
     for (const kind of settings.kinds) {
       // A fresh server for each transfer, so that one's memory does not weigh on the next.
-      const server = await startProcess(program, args);
+      const server = await startServerProcess([program, ...args]);
       try {
         const extra = ["--warmup", String(WARM_UP_BYTES), "--server-memory"];
-        const report = await streamClient(runtime, kind, server.url, size, extra);
+        const report = await streamClient(runtime, kind, server.info.url, size, extra);
         versions.set(runtime, report.version);
         record(streamed, `${runtime}/${kind}/${size}`, report);
         console.error(`${runtime} ${kind} ${size / MIB} MiB: ${describe(report)}`);
@@ -162,10 +113,10 @@ async function measureRuntime(runtime: Runtime, files: Map<number, string>): Pro
     }
   }
   if (!settings.buffered) return;
-  const server = await startProcess(program, args);
+  const server = await startServerProcess([program, ...args]);
   try {
     for (const kind of ["trame-wire", "bare"] as const) {
-      const report = await bufferedClient(runtime, kind, server.url);
+      const report = await bufferedClient(runtime, kind, server.info.url);
       record(buffered, `${runtime}/${kind}`, report);
       console.error(
         `${runtime} ${kind} buffered 16 × 64 MiB: ${report.gbPerSecond!.toFixed(3)} GB/s, ` +
