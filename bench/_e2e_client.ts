@@ -10,6 +10,7 @@ import {
   type ClientKind,
   type ClientReport,
   memory,
+  reportAndExit,
   runtimeInfo,
   type Scenario,
 } from "./_e2e_shared.ts";
@@ -111,16 +112,4 @@ async function run(settings: Settings): Promise<ClientReport> {
 }
 
 const settings = parseSettings(process.argv.slice(2));
-const timer = setTimeout(() => {
-  process.stderr.write(`timed out after ${settings.timeoutMs} ms\n`);
-  process.exit(3);
-}, settings.timeoutMs);
-try {
-  const report = await run(settings);
-  process.stdout.write(`${JSON.stringify(report)}\n`);
-  clearTimeout(timer);
-  process.exit(0);
-} catch (error) {
-  process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);
-  process.exit(1);
-}
+await reportAndExit(() => run(settings), settings.timeoutMs);

@@ -59,3 +59,42 @@ export function resetPeakMemory(): number {
   writeFileSync("/proc/self/clear_refs", "5");
   return memory().current;
 }
+
+/**
+ * What a benchmark server process does once it listens: prints one JSON line
+ * `{url, runtime, version}`, then closes `server` and exits when its standard input ends (the
+ * runner ends it, or dies).
+ */
+export function serveUntilInputEnds(server: { url: string; close(): Promise<void> }): void {
+  const { runtime, version } = runtimeInfo();
+  process.stdout.write(`${JSON.stringify({ url: server.url, runtime, version })}\n`);
+  process.stdin.resume();
+  process.stdin.on("data", () => {});
+  process.stdin.on("end", async () => {
+    await server.close();
+    process.exit(0);
+  });
+}
+
+/**
+ * What a benchmark client process does: runs `measure` within `timeoutMs` (exit 3 past it),
+ * prints its report as one JSON line and exits 0, or prints the failure and exits 1.
+ */
+export async function reportAndExit(
+  measure: () => Promise<unknown>,
+  timeoutMs: number,
+): Promise<never> {
+  const timer = setTimeout(() => {
+    process.stderr.write(`timed out after ${timeoutMs} ms\n`);
+    process.exit(3);
+  }, timeoutMs);
+  try {
+    const report = await measure();
+    process.stdout.write(`${JSON.stringify(report)}\n`);
+    clearTimeout(timer);
+    process.exit(0);
+  } catch (error) {
+    process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);
+    process.exit(1);
+  }
+}

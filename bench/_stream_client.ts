@@ -11,7 +11,7 @@ import process from "node:process";
 import { WslinkSession } from "../src/session/session.ts";
 import { TRAME_METHODS } from "../src/trame/protocol.ts";
 import { bareClient } from "./_bench_clients.ts";
-import { memory, resetPeakMemory, runtimeInfo } from "./_e2e_shared.ts";
+import { memory, reportAndExit, resetPeakMemory, runtimeInfo } from "./_e2e_shared.ts";
 import {
   STREAM_BENCH_TRIGGERS,
   type StreamClientKind,
@@ -123,16 +123,4 @@ async function bareStreamClient(url: string): Promise<StreamClient> {
 }
 
 const timeoutMs = Number(option(process.argv.slice(2), "timeout-ms") ?? 300_000);
-const timer = setTimeout(() => {
-  process.stderr.write(`timed out after ${timeoutMs} ms\n`);
-  process.exit(3);
-}, timeoutMs);
-try {
-  const report = await run(process.argv.slice(2));
-  process.stdout.write(`${JSON.stringify(report)}\n`);
-  clearTimeout(timer);
-  process.exit(0);
-} catch (error) {
-  process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);
-  process.exit(1);
-}
+await reportAndExit(() => run(process.argv.slice(2)), timeoutMs);

@@ -5,7 +5,7 @@
 import process from "node:process";
 import { startDemoServer } from "../src/cli/demo_app.ts";
 import { openFile } from "../src/server/mod.ts";
-import { memory, resetPeakMemory, runtimeInfo } from "./_e2e_shared.ts";
+import { memory, resetPeakMemory, serveUntilInputEnds } from "./_e2e_shared.ts";
 import { STREAM_BENCH_TRIGGERS } from "./_stream_shared.ts";
 
 const files = new Map<number, string>();
@@ -22,11 +22,4 @@ server.trigger(STREAM_BENCH_TRIGGERS.file, (args) => {
 let base = memory().current;
 server.trigger(STREAM_BENCH_TRIGGERS.resetMemory, () => (base = resetPeakMemory()));
 server.trigger(STREAM_BENCH_TRIGGERS.memory, () => ({ peak: memory().peak, base }));
-const { runtime, version } = runtimeInfo();
-process.stdout.write(`${JSON.stringify({ url: server.url, runtime, version })}\n`);
-process.stdin.resume();
-process.stdin.on("data", () => {});
-process.stdin.on("end", async () => {
-  await server.close();
-  process.exit(0);
-});
+serveUntilInputEnds(server);
