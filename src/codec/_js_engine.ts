@@ -1,6 +1,6 @@
 // The TypeScript engine: the reference behaviour that the WebAssembly engine mirrors exactly.
 import type { ChunkErrorReason } from "./chunk_error.ts";
-import { HEADER_LENGTH } from "./header.ts";
+import { HEADER_LENGTH, readUint32LE } from "./header.ts";
 import {
   chunkRefusal,
   DROPPED_ID_MEMORY,
@@ -59,9 +59,9 @@ class JsUnChunker implements UnChunker {
         limits: this.limits,
       });
     }
-    const id = readUint32(bytes, 0);
-    const offset = readUint32(bytes, 4);
-    const totalSize = readUint32(bytes, 8);
+    const id = readUint32LE(bytes, 0);
+    const offset = readUint32LE(bytes, 4);
+    const totalSize = readUint32LE(bytes, 8);
     const contentLength = frameLength - HEADER_LENGTH;
     const frameHeader = this.#frameHeader;
     frameHeader.frameLength = frameLength;
@@ -160,10 +160,6 @@ class JsUnChunker implements UnChunker {
     }
     return false;
   }
-}
-
-function readUint32(bytes: Uint8Array, at: number): number {
-  return (bytes[at] | (bytes[at + 1] << 8) | (bytes[at + 2] << 16) | (bytes[at + 3] << 24)) >>> 0;
 }
 
 /** Creates the TypeScript engine. */

@@ -53,6 +53,14 @@ export function encodeHeader(
 }
 
 /**
+ * @internal The little-endian uint32 at byte `at` of `bytes`, as the header's fields are stored
+ * (no bounds check: the caller knows the header is there).
+ */
+export function readUint32LE(bytes: Uint8Array, at: number): number {
+  return (bytes[at] | (bytes[at + 1] << 8) | (bytes[at + 2] << 16) | (bytes[at + 3] << 24)) >>> 0;
+}
+
+/**
  * Reads the header at the start of `frame`. Works on any view: its `byteOffset` is respected.
  * Throws a `RangeError` when the frame is shorter than {@link HEADER_LENGTH}.
  */

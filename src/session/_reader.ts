@@ -1,6 +1,7 @@
 // The receiving side of a session, up to the decoded message: frames in, through the un-chunker
 // and the msgpack decoder (its fast path for replies), messages out. What it drops it reports.
 import { ChunkError } from "../codec/chunk_error.ts";
+import { readUint32LE } from "../codec/header.ts";
 import type { UnChunker } from "../codec/unchunker.ts";
 import { typeName } from "../protocol/envelope.ts";
 import { binaryFrame, releaseCopiedFrame } from "../protocol/frames.ts";
@@ -73,8 +74,8 @@ export class MessageReader {
       return undefined;
     }
     // A message in several frames: its chunk id is tracked until it completes.
-    if (bytes === undefined) this.#track(chunkIdOf(frame), "incomplete");
-    else if (bytes.buffer !== frame.buffer) this.#track(chunkIdOf(frame), "complete");
+    if (bytes === undefined) this.#track(readUint32LE(frame, 0), "incomplete");
+    else if (bytes.buffer !== frame.buffer) this.#track(readUint32LE(frame, 0), "complete");
     releaseCopiedFrame(data, bytes);
     return bytes;
   }
@@ -93,8 +94,4 @@ export class MessageReader {
   release(): void {
     this.#unchunker.release();
   }
-}
-
-function chunkIdOf(frame: Uint8Array): number {
-  return (frame[0] | (frame[1] << 8) | (frame[2] << 16) | (frame[3] << 24)) >>> 0;
 }

@@ -8,7 +8,7 @@
 // as a view; one ahead of a gap is held until the gap fills. Everything held or enqueued and not
 // yet read counts against the session's `maxPendingBytes`, with what the un-chunker holds.
 import { ChunkError, type ChunkErrorReason } from "../codec/chunk_error.ts";
-import { HEADER_LENGTH } from "../codec/header.ts";
+import { HEADER_LENGTH, readUint32LE } from "../codec/header.ts";
 import { RANGE_COST_BYTES } from "../codec/_engine.ts";
 import { MAX_STREAM_PREFIX, readStreamPrefix } from "../protocol/_bin_stream.ts";
 import type { ReplyOutcome } from "../protocol/envelope.ts";
@@ -155,7 +155,7 @@ export class StreamRouter {
   /** Takes `frame` when it belongs to a streamed message (or may); false: the buffered path. */
   route(frame: Uint8Array): boolean {
     if (frame.byteLength <= HEADER_LENGTH) return false;
-    const chunkId = readUint32(frame, 0);
+    const chunkId = readUint32LE(frame, 0);
     const bound = this.#bound.get(chunkId);
     if (bound !== undefined) {
       this.#take(bound, frame);
@@ -168,8 +168,8 @@ export class StreamRouter {
     }
     if (this.#expected.size === 0 && this.#abandoned.size === 0) return false;
     if (this.#inBuffered.has(chunkId) || this.#refused.includes(chunkId)) return false;
-    const offset = readUint32(frame, 4);
-    const total = readUint32(frame, 8);
+    const offset = readUint32LE(frame, 4);
+    const total = readUint32LE(frame, 8);
     const contentLength = frame.byteLength - HEADER_LENGTH;
     // A whole message in one frame, or a bad frame: the buffered path takes or refuses it.
     if (contentLength >= total || offset + contentLength > total) return false;
@@ -236,9 +236,9 @@ export class StreamRouter {
 
   // A frame of a message not recognised yet: held until the start of the message says what it is.
   #hold(probe: Probe, frame: Uint8Array): void {
-    const offset = readUint32(frame, 4);
+    const offset = readUint32LE(frame, 4);
     const contentLength = frame.byteLength - HEADER_LENGTH;
-    const fits = readUint32(frame, 8) === probe.total && offset + contentLength <= probe.total;
+    const fits = readUint32LE(frame, 8) === probe.total && offset + contentLength <= probe.total;
     // A frame the un-chunker would refuse, or one over the budget: let it decide for the message.
     if (!fits || !this.#hasRoom(this.#options.buffered().bytes, cost(frame))) {
       this.#release(probe, frame);
@@ -325,8 +325,8 @@ export class StreamRouter {
 
   // A frame of a bound message.
   #take(stream: BoundStream, frame: Uint8Array): void {
-    const offset = readUint32(frame, 4);
-    const total = readUint32(frame, 8);
+    const offset = readUint32LE(frame, 4);
+    const total = readUint32LE(frame, 8);
     const contentLength = frame.byteLength - HEADER_LENGTH;
     stream.received += contentLength;
     if (stream.feed === undefined) {
@@ -461,10 +461,6 @@ export class StreamRouter {
 
 function refusal(reason: ChunkErrorReason, detail: string): [ChunkErrorReason, string] {
   return [reason, detail];
-}
-
-function readUint32(bytes: Uint8Array, at: number): number {
-  return (bytes[at] | (bytes[at + 1] << 8) | (bytes[at + 2] << 16) | (bytes[at + 3] << 24)) >>> 0;
 }
 
 function concat(parts: readonly Uint8Array[]): Uint8Array {
