@@ -272,26 +272,30 @@ export class StreamRouter {
     if (prefix.kind === "more" && contiguous < Math.min(MAX_STREAM_PREFIX, probe.total)) return;
     this.#probes.delete(probe.chunkId);
     this.#heldBytes -= probe.held.bytes;
-    const expected = prefix.kind === "bin" ? this.#expected.get(prefix.id) : undefined;
-    if (
-      prefix.kind !== "bin" || prefix.dataOffset + prefix.size !== probe.total ||
-      (expected === undefined && !this.#abandoned.delete(prefix.id))
-    ) {
+    // A reply whose result is a bin ending the message: a stream call's, or one that gave up's.
+    const bin = prefix.kind === "bin" && prefix.dataOffset + prefix.size === probe.total
+      ? prefix
+      : undefined;
+    const expected = bin === undefined ? undefined : this.#expected.get(bin.id);
+    if (bin === undefined || (expected === undefined && !this.#abandoned.has(bin.id))) {
       for (const held of list) this.#options.readBuffered(held.frame);
       return;
     }
-    if (expected === undefined) return this.#discard(probe.chunkId, probe.total, list);
-    if (prefix.size > this.#options.maxStreamSize) {
-      const error = clientError(
-        "too-large",
-        `${expected.what} returned ${prefix.size} bytes, over maxStreamSize ` +
-          `(${this.#options.maxStreamSize})`,
-        { size: prefix.size, limit: this.#options.maxStreamSize },
-      );
-      this.#options.settle(prefix.id, error);
+    if (expected === undefined) {
+      this.#abandoned.delete(bin.id);
       return this.#discard(probe.chunkId, probe.total, list);
     }
-    this.#bind(probe, prefix.id, prefix.dataOffset, prefix.size, expected);
+    if (bin.size > this.#options.maxStreamSize) {
+      const error = clientError(
+        "too-large",
+        `${expected.what} returned ${bin.size} bytes, over maxStreamSize ` +
+          `(${this.#options.maxStreamSize})`,
+        { size: bin.size, limit: this.#options.maxStreamSize },
+      );
+      this.#options.settle(bin.id, error);
+      return this.#discard(probe.chunkId, probe.total, list);
+    }
+    this.#bind(probe, bin.id, bin.dataOffset, bin.size, expected);
   }
 
   #bind(probe: Probe, id: string, dataOffset: number, size: number, expected: Expected): void {
