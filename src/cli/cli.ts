@@ -369,12 +369,31 @@ async function setCommand(argv: readonly string[], output: CliOutput): Promise<n
   return EXIT_CODES.ok;
 }
 
+/** A parsed `call` command line. */
+interface CallRequest {
+  readonly settings: ConnectionSettings;
+  readonly name: string;
+  readonly args: unknown[];
+  readonly kwargs: Record<string, unknown>;
+  readonly rpc: boolean;
+  /** How messages name the call: `trigger "add"` or `method "trame.state.get"`. */
+  readonly what: string;
+  readonly out: string | undefined;
+}
+
 async function callCommand(argv: readonly string[], output: CliOutput): Promise<number> {
   const args = parseArgs(argv, {
     values: [...COMMON.values, "out"],
     booleans: [...COMMON.booleans, "rpc"],
   });
   if (args.booleans.has("help")) return help(output, "call");
+  const request = parseCallRequest(args);
+  if (request.out !== undefined) await downloadResult(request, request.out, output);
+  else await printResult(request, output);
+  return EXIT_CODES.ok;
+}
+
+function parseCallRequest(args: ParsedArgs): CallRequest {
   const url = urlArgument(args, "call");
   const name = args.positionals[1];
   if (name === undefined) {
@@ -386,64 +405,80 @@ async function callCommand(argv: readonly string[], output: CliOutput): Promise<
   if (kwargs === null || typeof kwargs !== "object" || Array.isArray(kwargs)) {
     throw new UsageError("KWARGS_JSON must be a JSON object");
   }
-  const settings = connectionSettings(args, url);
-  const rpc = args.booleans.has("rpc");
-  const what = `${rpc ? "method" : "trigger"} ${JSON.stringify(name)}`;
-  // The library's message names the wslink method (trame.trigger); this one names the call.
-  const saying = (error: unknown) => {
-    const data = error instanceof WslinkError
-      ? error.data as { kind?: string; value?: unknown }
-      : {};
-    if (data?.kind === "protocol" && "value" in data) {
-      const type = describeValue(data.value);
-      throw clientError(
-        "protocol",
-        `${what} returned ${type}, not binary (--out takes binary results)`,
-        data,
-      );
-    }
-    if (data?.kind !== "timeout") throw error;
-    throw clientError(
-      "timeout",
-      `${what} got no answer within ${settings.timeout} ms (raise --timeout to wait longer)`,
-      { timeout: settings.timeout },
-    );
-  };
-  const kw = kwargs as Record<string, unknown>;
-  const limit = { timeout: settings.timeout };
   const out = args.values.get("out");
-  if (out !== undefined) {
-    if (out === "") throw new UsageError("--out needs a file name, or - for standard output");
-    const label = `${rpc ? "" : "trigger "}${name}`;
-    const receive = (start: (options: CallOptions) => Promise<BinaryStream>) =>
-      download(
-        (options) => start({ ...options, ...limit }).catch(saying),
-        out,
-        settings.timeout,
-        output,
-        label,
-      );
-    await (rpc
-      ? withSession(
-        settings,
-        (session) => receive((options) => session.callStream(name, callArgs, kw, options)),
-      )
-      : withClient(
-        settings,
-        output,
-        (client) => receive((options) => client.triggerStream(name, callArgs, kw, options)),
-      ));
-    return EXIT_CODES.ok;
+  if (out === "") throw new UsageError("--out needs a file name, or - for standard output");
+  const rpc = args.booleans.has("rpc");
+  return {
+    settings: connectionSettings(args, url),
+    name,
+    args: callArgs,
+    kwargs: kwargs as Record<string, unknown>,
+    rpc,
+    what: `${rpc ? "method" : "trigger"} ${JSON.stringify(name)}`,
+    out,
+  };
+}
+
+/**
+ * Rethrows a failed call's error worded for the command line: the library's message names the
+ * wslink method (trame.trigger); this one names the call and the flag that would help.
+ */
+function explainCallFailure(request: CallRequest, error: unknown): never {
+  const { what, settings } = request;
+  const data = error instanceof WslinkError ? error.data as { kind?: string; value?: unknown } : {};
+  if (data?.kind === "protocol" && "value" in data) {
+    const type = describeValue(data.value);
+    throw clientError(
+      "protocol",
+      `${what} returned ${type}, not binary (--out takes binary results)`,
+      data,
+    );
   }
+  if (data?.kind !== "timeout") throw error;
+  throw clientError(
+    "timeout",
+    `${what} got no answer within ${settings.timeout} ms (raise --timeout to wait longer)`,
+    { timeout: settings.timeout },
+  );
+}
+
+async function downloadResult(request: CallRequest, out: string, output: CliOutput) {
+  const { settings, name, args, kwargs, rpc } = request;
+  const limit = { timeout: settings.timeout };
+  const receive = (start: (options: CallOptions) => Promise<BinaryStream>) =>
+    download(
+      (options) =>
+        start({ ...options, ...limit }).catch((error) => explainCallFailure(request, error)),
+      out,
+      settings.timeout,
+      output,
+      `${rpc ? "" : "trigger "}${name}`,
+    );
+  await (rpc
+    ? withSession(
+      settings,
+      (session) => receive((options) => session.callStream(name, args, kwargs, options)),
+    )
+    : withClient(
+      settings,
+      output,
+      (client) => receive((options) => client.triggerStream(name, args, kwargs, options)),
+    ));
+}
+
+async function printResult(request: CallRequest, output: CliOutput) {
+  const { settings, name, args, kwargs, rpc, what } = request;
+  const limit = { timeout: settings.timeout };
+  const explain = (error: unknown) => explainCallFailure(request, error);
   const result = rpc
     ? await withSession(
       settings,
-      (session) => session.call(name, callArgs, kw, limit).catch(saying),
+      (session) => session.call(name, args, kwargs, limit).catch(explain),
     )
     : await withClient(
       settings,
       output,
-      (client) => client.trigger(name, callArgs, kw, limit).catch(saying),
+      (client) => client.trigger(name, args, kwargs, limit).catch(explain),
     );
   output.out(JSON.stringify(result ?? null, jsonReplacer, 2) + "\n");
   if (!rpc && (result === null || result === undefined)) {
@@ -452,7 +487,6 @@ async function callCommand(argv: readonly string[], output: CliOutput): Promise<
         `server has no such trigger (trame answers null to both; its log says which)\n`,
     );
   }
-  return EXIT_CODES.ok;
 }
 
 async function benchCommand(argv: readonly string[], output: CliOutput): Promise<number> {

@@ -1,11 +1,11 @@
 // Node: `node:http` for HTTP and the `ws` package (an optional dependency, loaded on first use)
 // for the sockets. `ws` is typed here with the few members used.
 import { createServer } from "node:http";
-import type { IncomingMessage } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import { TrameServerError } from "../errors.ts";
 import { GuardedSocket } from "./_guard.ts";
-import type { Adapter } from "./types.ts";
+import type { Adapter, AdapterOptions } from "./types.ts";
 
 // `ws`'s readyState for an open socket.
 const OPEN = 1;
@@ -70,6 +70,50 @@ function toBytes(data: WsData): Uint8Array {
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
 
+/** Answers plain HTTP requests: 426 on the WebSocket path, 404 elsewhere. */
+function answerPlainRequest(path: string) {
+  return (request: IncomingMessage, response: ServerResponse) => {
+    const status = new URL(request.url ?? "/", "http://localhost").pathname === path ? 426 : 404;
+    response.writeHead(status, status === 426 ? { upgrade: "websocket" } : {});
+    response.end(status === 426 ? "Upgrade Required" : "Not Found");
+  };
+}
+
+/** Wraps one upgraded `ws` socket in the shared guard and wires its events to the core. */
+function acceptSocket(ws: WsSocket, request: IncomingMessage, options: AdapterOptions): void {
+  const remoteAddress = request.socket.remoteAddress;
+  const guarded = new GuardedSocket({
+    isOpen: () => ws.readyState === OPEN,
+    buffered: () => ws.bufferedAmount,
+    write: (frame) => ws.send(frame, { binary: true }),
+    close: (code, reason) => ws.close(code, reason),
+    ping: (payload) => {
+      ws.ping(payload);
+      return true;
+    },
+    terminate: () => ws.terminate(),
+  }, { ...options, remoteAddress });
+  const handlers = options.open(guarded, remoteAddress);
+  guarded.attach(handlers);
+  ws.on("message", (data, isBinary) => {
+    handlers.message(isBinary ? toBytes(data) : new TextDecoder().decode(toBytes(data)));
+  });
+  ws.on("pong", (data) => guarded.pong(data));
+  ws.on("close", (code, reason) => guarded.closed(code, new TextDecoder().decode(reason)));
+  // `ws` closes the socket after an error (a frame over maxPayload, a protocol violation).
+  ws.on("error", () => {});
+}
+
+function listen(server: Server, options: AdapterOptions): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.hostname, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+}
+
 /** The Node adapter. */
 export const nodeAdapter: Adapter = async (options) => {
   const { WebSocketServer } = await loadWs();
@@ -78,49 +122,15 @@ export const nodeAdapter: Adapter = async (options) => {
     // 0 means no limit for `ws`.
     maxPayload: Number.isFinite(options.maxFrameSize) ? options.maxFrameSize : 0,
   });
-  const server = createServer((request, response) => {
-    const status = new URL(request.url ?? "/", "http://localhost").pathname === options.path
-      ? 426
-      : 404;
-    response.writeHead(status, status === 426 ? { upgrade: "websocket" } : {});
-    response.end(status === 426 ? "Upgrade Required" : "Not Found");
-  });
+  const server = createServer(answerPlainRequest(options.path));
   server.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Uint8Array) => {
     if (new URL(request.url ?? "/", "http://localhost").pathname !== options.path) {
       socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
       return;
     }
-    wss.handleUpgrade(request, socket, head, (ws) => {
-      const remoteAddress = request.socket.remoteAddress;
-      const guarded = new GuardedSocket({
-        isOpen: () => ws.readyState === OPEN,
-        buffered: () => ws.bufferedAmount,
-        write: (frame) => ws.send(frame, { binary: true }),
-        close: (code, reason) => ws.close(code, reason),
-        ping: (payload) => {
-          ws.ping(payload);
-          return true;
-        },
-        terminate: () => ws.terminate(),
-      }, { ...options, remoteAddress });
-      const handlers = options.open(guarded, remoteAddress);
-      guarded.attach(handlers);
-      ws.on("message", (data, isBinary) => {
-        handlers.message(isBinary ? toBytes(data) : new TextDecoder().decode(toBytes(data)));
-      });
-      ws.on("pong", (data) => guarded.pong(data));
-      ws.on("close", (code, reason) => guarded.closed(code, new TextDecoder().decode(reason)));
-      // `ws` closes the socket after an error (a frame over maxPayload, a protocol violation).
-      ws.on("error", () => {});
-    });
+    wss.handleUpgrade(request, socket, head, (ws) => acceptSocket(ws, request, options));
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port, options.hostname, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
+  await listen(server, options);
   const address = server.address();
   const port = typeof address === "object" && address !== null ? address.port : options.port;
   return {
