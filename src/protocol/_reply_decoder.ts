@@ -4,7 +4,8 @@
 // bytes are matched directly and only `result` goes through the msgpack decoder; the id string
 // is reused while it repeats (publish ids are `publish:{topic}:0`, the same on every publish of
 // a topic). Anything else, and any bytes this path is not sure about, go to the full decoder, so
-// the result is always exactly what the full decoder returns (or throws).
+// the result is always exactly what the full decoder returns (or throws). The whole message is
+// pre-scanned once, before either path (see MessageCodec.check).
 import { PROTOCOL_VERSION, resultEnvelope } from "./envelope.ts";
 import type { MessageCodec } from "./msgpack.ts";
 
@@ -73,12 +74,16 @@ export function createReplyDecoder(codec: MessageCodec): (bytes: Uint8Array) => 
     position += RESULT_KEY.length;
     let result: unknown;
     try {
-      result = codec.decode(bytes.subarray(position));
+      // The rest is exactly the map's last value: the check passed it with the whole message.
+      result = codec.decodeChecked(bytes.subarray(position));
     } catch {
       return undefined; // the full decoder reports it, with its own message
     }
     return resultEnvelope(id, result);
   };
 
-  return (bytes) => fast(bytes) ?? codec.decode(bytes);
+  return (bytes) => {
+    codec.check(bytes);
+    return fast(bytes) ?? codec.decodeChecked(bytes);
+  };
 }

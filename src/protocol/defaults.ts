@@ -24,3 +24,11 @@ export const MESSAGE_OVERHEAD = 4096;
 
 /** The smallest frame limit that still carries content: a header and one byte. */
 export const MIN_FRAME_SIZE = HEADER_LENGTH + 1;
+
+/**
+ * The deepest value an incoming message may hold, the message itself at depth 1: 512, the deepest
+ * the reference server's msgpack (msgpack-python, whose packer stops 511 levels below the root)
+ * can send. Every message @msgpack/msgpack packs (at most 100 deep) is well within it. A deeper
+ * message is refused as undecodable.
+ */
+export const MAX_MESSAGE_DEPTH = 512;

@@ -1,8 +1,10 @@
 // msgpack as wslink uses it: binaries of every kind travel as `bin`, decoded `bin` values are
 // views (`subarray`) of the message buffer they came from, and integers are packed as integers
-// up to 64 bits, as the reference Python server packs them.
+// up to 64 bits, as the reference Python server packs them. Every message decoded is first
+// pre-scanned (msgpack_check.ts), so no length it declares is allocated before it is known to fit.
 import { Decoder, Encoder } from "@msgpack/msgpack";
-import { MSGPACK_MAX_DEPTH } from "./msgpack_check.ts";
+import { MAX_MESSAGE_DEPTH } from "./defaults.ts";
+import { checkMsgpackLengths, MSGPACK_MAX_DEPTH } from "./msgpack_check.ts";
 
 /** Options shared by everything that encodes or decodes wslink messages. */
 export type MessageCodecOptions = Readonly<
@@ -13,6 +15,11 @@ export type MessageCodecOptions = Readonly<
      * `bigint` packs as int64/uint64.
      */
     useBigInt64: boolean;
+    /**
+     * The deepest value a decoded message may hold, the message itself at depth 1. Default
+     * {@link MAX_MESSAGE_DEPTH} (512).
+     */
+    maxDepth: number;
   }>
 >;
 
@@ -26,19 +33,44 @@ export interface MessageCodec {
    * consume it (chunk it, copy it) before encoding again.
    */
   encode(value: unknown): Uint8Array;
-  /** Decodes one whole message. `bin` values come back as views of `bytes`. */
+  /**
+   * Decodes one whole message. `bin` values come back as views of `bytes`. Throws a
+   * `MsgpackCheckError` when a length or the depth is impossible (before allocating anything),
+   * else what the decoder throws.
+   */
   decode(bytes: Uint8Array): unknown;
+  /** Throws the `MsgpackCheckError` that {@link MessageCodec.decode} would for `bytes`, if any. */
+  check(bytes: Uint8Array): void;
+  /**
+   * Decodes a value without the check: only for bytes inside a message that passed
+   * {@link MessageCodec.check} whole and that hold exactly one value.
+   */
+  decodeChecked(bytes: Uint8Array): unknown;
 }
 
 /** Creates a {@link MessageCodec}. */
 export function createMessageCodec(options: MessageCodecOptions = {}): MessageCodec {
   const useBigInt64 = options.useBigInt64 ?? false;
+  const maxDepth = options.maxDepth ?? MAX_MESSAGE_DEPTH;
+  if (!Number.isSafeInteger(maxDepth) || maxDepth < 1) {
+    throw new RangeError(`maxDepth must be a positive integer, got ${maxDepth}`);
+  }
   const encoderOptions = { ignoreUndefined: false, maxDepth: MSGPACK_MAX_DEPTH };
   const encoder = new Encoder({ ...encoderOptions, useBigInt64: false });
   // The encoder packs `bigint` only with useBigInt64, but then packs every `number` beyond 32
   // bits as a float: a message holding a bigint is packed by this one, its numbers widened.
   let bigIntEncoder: Encoder | undefined;
   const decoder = new Decoder({ useBigInt64 });
+  const check = (bytes: Uint8Array) => checkMsgpackLengths(bytes, maxDepth);
+  const decodeChecked = (bytes: Uint8Array) => {
+    try {
+      return decoder.decode(bytes);
+    } finally {
+      // The decoder keeps the last bytes it read until the next message: a large one would
+      // stay alive (its buffer whole) while the next one is received. One byte replaces it.
+      if (bytes.byteLength >= LARGE_MESSAGE_BYTES) decoder.decode(MSGPACK_NIL);
+    }
+  };
   return {
     encode: (value) => {
       sawBigInt = false;
@@ -48,14 +80,11 @@ export function createMessageCodec(options: MessageCodecOptions = {}): MessageCo
       return bigIntEncoder.encodeSharedRef(normalize(normalized, true));
     },
     decode: (bytes) => {
-      try {
-        return decoder.decode(bytes);
-      } finally {
-        // The decoder keeps the last bytes it read until the next message: a large one would
-        // stay alive (its buffer whole) while the next one is received. One byte replaces it.
-        if (bytes.byteLength >= LARGE_MESSAGE_BYTES) decoder.decode(MSGPACK_NIL);
-      }
+      check(bytes);
+      return decodeChecked(bytes);
     },
+    check,
+    decodeChecked,
   };
 }
 

@@ -161,6 +161,90 @@ export function checkMsgpackLengths(bytes: Uint8Array, maxDepth = MSGPACK_MAX_DE
   }
 }
 
+/**
+ * The id of a message that may not decode: the value of the first `id` key of the top-level map
+ * when it is a str, read without decoding anything else and without allocating anything a header
+ * declares. `undefined` when the message is not a map, or its bytes stop making sense (a value
+ * runs past the end, 0xc1) before such a key, or that key's value is not a str. Lets either end
+ * answer or settle the call a message belongs to when the message itself cannot be decoded.
+ *
+ * Cost: at most one step per byte, whatever the headers declare.
+ */
+export function envelopeIdOf(bytes: Uint8Array): string | undefined {
+  const end = bytes.byteLength;
+  if (end === 0) return undefined;
+  const type = bytes[0];
+  let entries: number;
+  let position: number;
+  if (type >= 0x80 && type < 0x90) [entries, position] = [type - 0x80, 1];
+  else if (type === 0xde && end >= 3) [entries, position] = [readLength(bytes, 1, 2), 3];
+  else if (type === 0xdf && end >= 5) [entries, position] = [readLength(bytes, 1, 4), 5];
+  else return undefined;
+  for (; entries > 0; entries--) {
+    const keyStart = position;
+    position = skipValue(bytes, position);
+    if (position < 0) return undefined;
+    if (!isIdKey(bytes, keyStart, position)) {
+      position = skipValue(bytes, position);
+      if (position < 0) return undefined;
+      continue;
+    }
+    const valueEnd = skipValue(bytes, position);
+    const header = valueEnd < 0 ? 0 : strHeaderLength(bytes[position]);
+    if (header === 0) return undefined;
+    return new TextDecoder().decode(bytes.subarray(position + header, valueEnd));
+  }
+  return undefined;
+}
+
+// Whether the key at bytes[start, end) is the str "id".
+function isIdKey(bytes: Uint8Array, start: number, end: number): boolean {
+  const at = start + strHeaderLength(bytes[start]);
+  return at > start && end - at === 2 && bytes[at] === 0x69 && bytes[at + 1] === 0x64;
+}
+
+// The header length of a str (fixstr, str 8, 16, 32) starting with `type`; 0 for other types.
+function strHeaderLength(type: number): number {
+  if (type >= 0xa0 && type < 0xc0) return 1;
+  if (type >= 0xd9 && type <= 0xdb) return (LAYOUTS[type - 0xc0] >>> 8) & 0xf;
+  return 0;
+}
+
+// The end of the value that starts at `position`, or -1 when it runs past the end of `bytes` or
+// holds 0xc1. Each step consumes at least one byte, so it ends within the bytes there are.
+function skipValue(bytes: Uint8Array, position: number): number {
+  const end = bytes.byteLength;
+  let owed = 1;
+  while (owed > 0) {
+    if (position >= end) return -1;
+    owed--;
+    const type = bytes[position];
+    let header = 1;
+    let content = 0;
+    if (type < 0x80 || type >= 0xe0) {
+      // a positive or negative fixint
+    } else if (type < 0x90) owed += 2 * (type - 0x80);
+    else if (type < 0xa0) owed += type - 0x90;
+    else if (type < 0xc0) content = type - 0xa0;
+    else {
+      const layout = LAYOUTS[type - 0xc0];
+      if (layout === 0) return -1;
+      header = (layout >>> 8) & 0xf;
+      content = layout & 0xff;
+      if (position + header > end) return -1;
+      const lengthField = layout >>> 12;
+      if (lengthField !== 0) {
+        const count = readLength(bytes, position + 1, lengthField);
+        if (type >= 0xde) owed += 2 * count;
+        else if (type >= 0xdc) owed += count;
+        else content = count;
+      }
+    }
+    position += header + content;
+  }
+  return position <= end ? position : -1;
+}
+
 // The error for the value at `start`, which does not fit in the `left` bytes after its header
 // with one byte for each of the `owed` elements enclosing values still owe.
 function shortfall(
