@@ -1,11 +1,13 @@
 // The receiving side of a session, up to the decoded message: frames in, through the un-chunker
-// and the msgpack decoder (its fast path for replies), messages out. What it drops it reports.
+// and the msgpack decoder (its fast path for replies), messages out. Frames it drops it reports;
+// a message that does not decode goes back to the session with its id, where it can be read.
 import { ChunkError } from "../codec/chunk_error.ts";
 import { readUint32LE } from "../codec/header.ts";
 import type { UnChunker } from "../codec/unchunker.ts";
 import { typeName } from "../protocol/envelope.ts";
 import { binaryFrame, releaseCopiedFrame } from "../protocol/frames.ts";
 import { createMessageCodec } from "../protocol/msgpack.ts";
+import { envelopeIdOf } from "../protocol/msgpack_check.ts";
 import { createReplyDecoder } from "../protocol/_reply_decoder.ts";
 import { clientError } from "./errors.ts";
 import type { SessionErrorKind } from "./events.ts";
@@ -19,6 +21,18 @@ export type BufferedTracker = (
   outcome: "incomplete" | "complete" | "refused",
 ) => void;
 
+/** What {@link MessageReader.decode} made of a whole message. */
+export type DecodedMessage =
+  | { readonly message: unknown }
+  | {
+    /** Why the message does not decode, in words. */
+    readonly problem: string;
+    /** `{ cause }` (the decoder's error), and `id` when there is one. */
+    readonly detail: Readonly<Record<string, unknown>>;
+    /** The message's top-level `id`, when it could be read all the same. */
+    readonly id: string | undefined;
+  };
+
 /** Turns received frames into decoded messages. */
 export class MessageReader {
   readonly #unchunker: UnChunker;
@@ -28,12 +42,12 @@ export class MessageReader {
 
   constructor(
     unchunker: UnChunker,
-    useBigInt64: boolean,
+    codecOptions: { readonly useBigInt64: boolean; readonly maxDepth: number },
     report: DropReporter,
     track: BufferedTracker,
   ) {
     this.#unchunker = unchunker;
-    this.#decode = createReplyDecoder(createMessageCodec({ useBigInt64 }));
+    this.#decode = createReplyDecoder(createMessageCodec(codecOptions));
     this.#report = report;
     this.#track = track;
   }
@@ -80,13 +94,18 @@ export class MessageReader {
     return bytes;
   }
 
-  /** Decodes a whole message; `{ message }`, or `undefined` when it is not msgpack (reported). */
-  decode(bytes: Uint8Array): { readonly message: unknown } | undefined {
+  /** Decodes a whole message; a message that is not msgpack, or not a sound one, is a failure. */
+  decode(bytes: Uint8Array): DecodedMessage {
     try {
       return { message: this.#decode(bytes) };
-    } catch (error) {
-      this.#report("undecodable", error);
-      return undefined;
+    } catch (cause) {
+      const id = envelopeIdOf(bytes);
+      const reason = cause instanceof Error ? cause.message : String(cause);
+      return {
+        problem: `a message of ${bytes.byteLength} bytes cannot be decoded: ${reason}`,
+        detail: id === undefined ? { cause } : { cause, id },
+        id,
+      };
     }
   }
 

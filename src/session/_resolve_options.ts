@@ -1,7 +1,7 @@
 // The options of a session after defaults, validation and the environment, and the checks of
 // what the server and the caller hand a session (the hello reply, the URL).
 import { DEFAULT_UNCHUNKER_LIMITS, type UnChunkerLimits } from "../codec/unchunker.ts";
-import { DEFAULT_SECRET, MIN_FRAME_SIZE } from "../protocol/defaults.ts";
+import { DEFAULT_SECRET, MAX_MESSAGE_DEPTH, MIN_FRAME_SIZE } from "../protocol/defaults.ts";
 import { MAX_BIN_SIZE } from "../protocol/_bin_stream.ts";
 import { readEnvironmentVariable } from "../util/runtime.ts";
 import type { WebSocketConstructor, WslinkSessionOptions } from "./options.ts";
@@ -22,6 +22,7 @@ export interface ResolvedSessionOptions {
   readonly maxStreamSize: number;
   readonly maxPendingBytes: number;
   readonly maxPendingMessages: number;
+  readonly maxMessageDepth: number;
   readonly useBigInt64: boolean;
   readonly WebSocket: WebSocketConstructor;
   readonly compression: boolean;
@@ -49,6 +50,7 @@ export function resolveSessionOptions(options: WslinkSessionOptions): ResolvedSe
     maxStreamSize: options.maxStreamSize ?? MAX_BIN_SIZE,
     maxPendingBytes: options.maxPendingBytes ?? DEFAULT_UNCHUNKER_LIMITS.maxPendingBytes,
     maxPendingMessages: options.maxPendingMessages ?? DEFAULT_UNCHUNKER_LIMITS.maxPendingMessages,
+    maxMessageDepth: options.maxMessageDepth ?? MAX_MESSAGE_DEPTH,
     useBigInt64: options.useBigInt64 ?? false,
     WebSocket: WebSocketClass,
     compression: options.compression ?? false,
@@ -70,6 +72,11 @@ export function resolveSessionOptions(options: WslinkSessionOptions): ResolvedSe
   if (!Number.isInteger(maxStreamSize) || maxStreamSize < 1 || maxStreamSize > MAX_BIN_SIZE) {
     throw new RangeError(
       `maxStreamSize must be an integer from 1 to ${MAX_BIN_SIZE}, got ${maxStreamSize}`,
+    );
+  }
+  if (!Number.isSafeInteger(resolved.maxMessageDepth) || resolved.maxMessageDepth < 1) {
+    throw new RangeError(
+      `maxMessageDepth must be a positive integer, got ${resolved.maxMessageDepth}`,
     );
   }
   return Object.freeze(resolved);

@@ -19,7 +19,11 @@ export interface SessionCloseEvent {
  * - `text-frame`: a text frame (not part of the protocol), dropped.
  * - `frame-refused`: the un-chunker refused a frame (`error` is a `ChunkError`), or the frame was
  *   neither text nor binary.
- * - `undecodable`: a complete message that is not valid msgpack.
+ * - `undecodable`: a complete message that is not valid msgpack, or declares a length its bytes
+ *   cannot hold, or nests deeper than `maxMessageDepth` (`error` is a `protocol` `WslinkError`,
+ *   `data.cause` the decoder's error). Reported only when no call could be told: a reply whose
+ *   top-level `id` can still be read rejects its call instead, and before the hello reply any
+ *   such message rejects `connect()`.
  * - `not-a-map`: a message that is not a map.
  * - `unknown-id`: a reply to an id no call is waiting for (late replies to calls that timed out
  *   or were aborted are dropped quietly instead).

@@ -55,6 +55,12 @@ export type WslinkSessionOptions = Readonly<
     /** How many incoming messages may be incomplete at once. Default 1024. */
     maxPendingMessages: number;
     /**
+     * The deepest value an incoming message may hold (the message itself at depth 1); a deeper
+     * one is refused like any message that does not decode. Default 512, the deepest a Python
+     * wslink server can send (msgpack-python's packer stops 511 levels below the root).
+     */
+    maxMessageDepth: number;
+    /**
      * Decode 64-bit integers as `bigint`, so values above 2^53 stay exact. Default `false`. A
      * `bigint` is sent as a 64-bit integer either way.
      */

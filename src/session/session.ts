@@ -119,7 +119,7 @@ export class WslinkSession implements AsyncDisposable {
     this.#encoder = encoder;
     this.#reader = new MessageReader(
       unchunker,
-      options.useBigInt64,
+      { useBigInt64: options.useBigInt64, maxDepth: options.maxMessageDepth },
       (kind, error) => this.#report(kind, error),
       (chunkId, outcome) => this.#streams.noteBuffered(chunkId, outcome),
     );
@@ -445,7 +445,24 @@ export class WslinkSession implements AsyncDisposable {
     // A progress listener may have closed the session.
     if (bytes === undefined || this.#closeInfo !== undefined) return;
     const decoded = this.#reader.decode(bytes);
-    if (decoded !== undefined) this.#dispatch(decoded.message);
+    if ("message" in decoded) this.#dispatch(decoded.message);
+    else this.#undecodable(decoded.problem, decoded.detail, decoded.id);
+  }
+
+  // A message that does not decode still settles the call it answers, when its id can be read
+  // (or before the handshake, when only the hello's reply may come): that call rejects with the
+  // `protocol` error. Otherwise the error is reported, and the call it answered, if any, waits.
+  #undecodable(
+    problem: string,
+    detail: Readonly<Record<string, unknown>>,
+    id: string | undefined,
+  ): void {
+    const answered = id ?? (this.#clientId === "" ? HELLO_ID : undefined);
+    if (answered !== undefined && !isPublishId(answered)) {
+      const settled = this.#pending.settle(answered, { kind: "malformed", problem, detail });
+      if (settled !== "unknown") return;
+    }
+    this.#refuse("undecodable", problem, undefined, detail);
   }
 
   #dispatch(message: unknown): void {
@@ -475,8 +492,13 @@ export class WslinkSession implements AsyncDisposable {
   }
 
   /** Reports something the protocol does not allow, which was dropped. */
-  #refuse(kind: SessionErrorKind, problem: string, message?: unknown): void {
-    this.#report(kind, clientError("protocol", problem), message);
+  #refuse(
+    kind: SessionErrorKind,
+    problem: string,
+    message?: unknown,
+    detail?: Readonly<Record<string, unknown>>,
+  ): void {
+    this.#report(kind, clientError("protocol", problem, detail), message);
   }
 
   /** Ends everything, once: calls, sends, timers, subscriptions, the socket. */

@@ -13,6 +13,8 @@ export interface HostilePeer {
   /** Encodes `value`; returns its frames of at most `maxSize` bytes (0: one frame). */
   framesOf(value: unknown, maxSize?: number): Uint8Array[];
   send(value: unknown, maxSize?: number): void;
+  /** Sends `bytes` as one message, whatever they hold, in frames of at most `maxSize` bytes. */
+  sendBytes(bytes: Uint8Array, maxSize?: number): void;
   reply(id: unknown, result: unknown): void;
 }
 
@@ -24,10 +26,13 @@ export interface HostileServer {
   close(): Promise<void>;
 }
 
-/** `onMessage` gets every message but the hello; `answerHello: false` leaves the hello unanswered. */
+/**
+ * `onMessage` gets every message but the hello; `answerHello: false` leaves the hello unanswered,
+ * and `onHello` answers it instead of the usual reply.
+ */
 export async function hostileServer(
   onMessage: (message: Message, peer: HostilePeer) => void,
-  { answerHello = true } = {},
+  { answerHello = true, onHello = undefined as ((peer: HostilePeer) => void) | undefined } = {},
 ): Promise<HostileServer> {
   const transport = await selectTransport();
   const received: Message[] = [];
@@ -38,15 +43,17 @@ export async function hostileServer(
     const peer: HostilePeer = {
       connection,
       framesOf: (value, maxSize = 0) => [...generateChunks(codec.encode(value), maxSize)],
-      send: (value, maxSize = 0) => {
-        for (const frame of peer.framesOf(value, maxSize)) connection.send(frame);
+      send: (value, maxSize = 0) => peer.sendBytes(codec.encode(value), maxSize),
+      sendBytes: (bytes, maxSize = 0) => {
+        for (const frame of generateChunks(bytes, maxSize)) connection.send(frame);
       },
       reply: (id, result) => peer.send({ wslink: "1.0", id, result }),
     };
     return reassembler((bytes) => {
       const message = codec.decode(bytes) as Message;
       if (message.method === "wslink.hello") {
-        if (answerHello) peer.reply(message.id, { clientID: "c9", maxMsgSize: 0 });
+        if (onHello !== undefined) onHello(peer);
+        else if (answerHello) peer.reply(message.id, { clientID: "c9", maxMsgSize: 0 });
         return;
       }
       received.push(message);
