@@ -2,11 +2,15 @@
 // against bare decoding, in one process:
 //   deno run -A bench/codec.bench.ts        bun bench/codec.bench.ts
 // Prints mitata's report, then each case's median as a ratio to its limit (bench/RESULTS.md).
+// `--filter REGEX` times only the cases whose name matches (the inputs are built all the same).
+import process from "node:process";
 import { bench, do_not_optimize, group, run, summary } from "mitata";
 import { Decoder, encode } from "@msgpack/msgpack";
 import { UnChunker as ReferenceUnChunker } from "../node_modules/wslink/src/WebsocketConnection/chunking.js";
 import { createUnChunker, generateChunks } from "../mod.ts";
 import { checkMsgpackLengths } from "../src/protocol/msgpack_check.ts";
+import { createMessageCodec } from "../src/protocol/msgpack.ts";
+import { createReplyDecoder } from "../src/protocol/_reply_decoder.ts";
 
 const MiB = 1024 * 1024;
 
@@ -117,6 +121,26 @@ for (const [name, bytes] of Object.entries(prescanMessages)) {
   });
 }
 
+// (e) The decode path both ends use, as it is wired (src/protocol/msgpack.ts): the server's
+// decode (createMessageCodec().decode) and the session's (the reply fast path in front of it), on
+// the publish message and the messages of (c). Run on a tree without the pre-scan wired in, the
+// same cases give the "before" figures of bench/RESULTS.md.
+const wiredCodec = createMessageCodec();
+const wiredReplies = createReplyDecoder(createMessageCodec());
+const wiredMessages = { publish, ...prescanMessages };
+for (const bytes of Object.values(wiredMessages)) {
+  for (let round = 0; round < 200; round++) {
+    wiredCodec.decode(bytes);
+    wiredReplies(bytes);
+  }
+}
+group("the decode path of both ends, as wired", () => {
+  for (const [name, bytes] of Object.entries(wiredMessages)) {
+    bench(`wired ${name}: server decode`, () => do_not_optimize(wiredCodec.decode(bytes)));
+    bench(`wired ${name}: session decode`, () => do_not_optimize(wiredReplies(bytes)));
+  }
+});
+
 // (d) The range bookkeeping's worst case (issue 13, item 8): 1-byte chunks of a 40,000-byte
 // message, every even byte backwards, then every odd byte: 40,000 frames, 20,000 disjoint ranges.
 const BACKWARDS_PIECES = 20_000;
@@ -153,7 +177,9 @@ group("40,000 1-byte chunks, every other byte backwards", () => {
 // The small case runs before the 64 MiB data exists: on Bun, hundreds of MiB of live typed
 // arrays make every typed-array view allocation (such as a frame's subarray) ~10x slower, which
 // would measure the heap rather than the codec (see bench/RESULTS.md).
-const { benchmarks: smallTrials } = await run();
+const filterAt = process.argv.indexOf("--filter");
+const filter = filterAt < 0 ? /.*/ : new RegExp(process.argv[filterAt + 1]);
+const { benchmarks: smallTrials } = await run({ filter });
 
 // (b) A 64 MiB message in frames of at most 4 MiB (the reference server's default frame limit).
 const large = new Uint8Array(64 * MiB);
@@ -191,7 +217,7 @@ group("64 MiB message in 4 MiB frames", () => {
   });
 });
 
-const { benchmarks: largeTrials } = await run();
+const { benchmarks: largeTrials } = await run({ filter });
 const benchmarks = [...smallTrials, ...largeTrials];
 
 // Medians resist the noise of a shared machine better than means; minimums show the cost with the
@@ -213,7 +239,8 @@ const time = (nanoseconds: number) =>
   nanoseconds >= 1e6 ? `${(nanoseconds / 1e6).toFixed(2)} ms` : `${nanoseconds.toFixed(1)} ns`;
 for (const [name, median] of medians) {
   const min = minimums.get(name)!;
-  const prescan = Object.keys(prescanMessages).find((message) => name.startsWith(`${message}:`));
+  const wired = name.startsWith("wired ") ? name.slice(6) : name;
+  const prescan = Object.keys(prescanMessages).find((message) => wired.startsWith(`${message}:`));
   let perSecond = `${(1e9 / median / 1e6).toFixed(2)} M ops/s`;
   let limit: string | undefined = PUBLISH_LIMIT;
   if (name.startsWith("64 MiB")) {
@@ -226,7 +253,7 @@ for (const [name, median] of medians) {
     limit = undefined;
   }
   const ratio = (times: Map<string, number>, own: number) =>
-    limit === undefined ? "" : (times.get(limit)! / own).toFixed(3);
+    limit === undefined || !times.has(limit) ? "" : (times.get(limit)! / own).toFixed(3);
   rows.push(
     `| ${name} | ${time(median)} | ${perSecond} | ${ratio(medians, median)} | ${time(min)} | ${
       ratio(minimums, min)
