@@ -63,6 +63,16 @@ export function frameBytes(frame: Uint8Array | ArrayBuffer): Uint8Array {
   throw new TypeError("a frame must be a Uint8Array or an ArrayBuffer");
 }
 
+/**
+ * Frees the memory of an incomplete message's buffer now rather than at the next garbage
+ * collection (detaching it, where `ArrayBuffer.prototype.transfer` exists): an un-chunker that is
+ * released or drops a message holds the only reference, and a server that is idle afterwards
+ * might not collect garbage for a long time.
+ */
+export function freeBuffer(buffer: Uint8Array): void {
+  (buffer.buffer as { transfer?: (length: number) => ArrayBuffer }).transfer?.(0);
+}
+
 /** Runs a progress callback so that a throwing callback cannot corrupt the un-chunker. */
 export function notifyProgress(
   onProgress: ProgressCallback | undefined,

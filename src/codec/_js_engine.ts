@@ -5,6 +5,7 @@ import {
   chunkRefusal,
   DROPPED_ID_MEMORY,
   frameBytes,
+  freeBuffer,
   notifyProgress,
   type ProgressCallback,
   RANGE_COST_BYTES,
@@ -112,6 +113,7 @@ class JsUnChunker implements UnChunker {
   }
 
   release(): void {
+    for (const pending of this.#pending.values()) freeBuffer(pending.buffer);
     this.#pending.clear();
     this.#pendingBytes = 0;
   }
@@ -142,7 +144,10 @@ class JsUnChunker implements UnChunker {
   // Drops the message the refused chunk belongs to, remembers its id, and throws.
   #refuse(id: number, reason: ChunkErrorReason, extras: RefusalExtras = {}): never {
     const pending = this.#pending.get(id);
-    if (pending !== undefined) this.#forget(id, pending);
+    if (pending !== undefined) {
+      this.#forget(id, pending);
+      freeBuffer(pending.buffer);
+    }
     this.#droppedIds[this.#droppedCount % DROPPED_ID_MEMORY] = id;
     this.#droppedCount++;
     throw chunkRefusal(reason, id, { ...this.#frameHeader, limits: this.limits, ...extras });

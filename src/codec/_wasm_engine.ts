@@ -6,6 +6,7 @@ import { HEADER_LENGTH } from "./header.ts";
 import {
   chunkRefusal,
   frameBytes,
+  freeBuffer,
   notifyProgress,
   type ProgressCallback,
   type UnChunker,
@@ -134,6 +135,7 @@ class WasmUnChunker implements UnChunker {
 
   release(): void {
     this.#exports.release();
+    for (const buffer of this.#buffers) if (buffer !== undefined) freeBuffer(buffer);
     this.#buffers = [];
   }
 
@@ -172,7 +174,11 @@ class WasmUnChunker implements UnChunker {
       return chunkRefusal(reason, undefined, { frameLength, offset: 0, totalSize: 0, limits });
     }
     const freedSlot = output.getInt32(OUT_FREED_SLOT, true);
-    if (freedSlot >= 0) this.#buffers[freedSlot] = undefined;
+    if (freedSlot >= 0) {
+      const dropped = this.#buffers[freedSlot];
+      if (dropped !== undefined) freeBuffer(dropped);
+      this.#buffers[freedSlot] = undefined;
+    }
     // The detail words mean what the reason makes them mean (see refuse() in assembly/index.ts).
     const detailA = output.getUint32(OUT_DETAIL_A, true);
     return chunkRefusal(reason, output.getUint32(OUT_ID, true), {
