@@ -60,6 +60,7 @@ export {
   CLIENT_ERROR,
   EXCEPTION_RAISED,
   METHOD_NOT_FOUND,
+  PARSE_ERROR,
   RESULT_NOT_SERIALIZABLE,
   UNAUTHORIZED,
 } from "./src/protocol/error_codes.ts";

@@ -12,5 +12,11 @@ export const EXCEPTION_RAISED: -32001 = -32001;
 export const RESULT_NOT_SERIALIZABLE: -32002 = -32002;
 /** `-32601`: an unknown method (`data` is its name) or an unknown `system:` method. */
 export const METHOD_NOT_FOUND: -32601 = -32601;
+/**
+ * `-32700`: sent by the embedded server (not the reference, which drops the connection) in reply
+ * to a message it cannot decode, when the message's id can be read; it then closes the
+ * connection (1007). `data` says what is wrong with the message.
+ */
+export const PARSE_ERROR: -32700 = -32700;
 /** `-32099`: raised by this client: not connected, closed, timed out, aborted, refused locally. */
 export const CLIENT_ERROR: -32099 = -32099;

@@ -99,15 +99,27 @@ const RELEASED_FRAME_BYTES = 64 * 1024;
 /**
  * Frees a received frame's `ArrayBuffer` once the un-chunker copied its bytes into a message in
  * several frames (`message` is what the un-chunker returned for it), rather than at the next
- * garbage collection: it lowers the peak memory of large messages. A frame that is itself the
- * message (or a view of it) is kept.
+ * garbage collection: it lowers the peak memory of large messages, and an idle server might not
+ * collect for a long time. `data` is the frame as received: an `ArrayBuffer`, or a view, which
+ * is freed only when it covers its whole buffer (so the buffer holds nothing else). A frame that
+ * is itself the message (or a view of it) is kept.
  */
 export function releaseCopiedFrame(data: unknown, message: Uint8Array | undefined): void {
+  const buffer = data instanceof ArrayBuffer
+    ? data
+    : ArrayBuffer.isView(data) && data.byteOffset === 0 &&
+        data.byteLength === data.buffer.byteLength
+    ? data.buffer
+    : undefined;
   if (
-    data instanceof ArrayBuffer && data.byteLength >= RELEASED_FRAME_BYTES &&
-    (message === undefined || message.buffer !== data)
+    buffer instanceof ArrayBuffer && buffer.byteLength >= RELEASED_FRAME_BYTES &&
+    (message === undefined || message.buffer !== buffer)
   ) {
     // Detaching (where `transfer` exists) frees it now; nothing else uses it.
-    (data as { transfer?: (length: number) => ArrayBuffer }).transfer?.(0);
+    try {
+      (buffer as { transfer?: (length: number) => ArrayBuffer }).transfer?.(0);
+    } catch {
+      // A buffer the runtime does not let go of is left to the garbage collector.
+    }
   }
 }

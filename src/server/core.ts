@@ -6,7 +6,10 @@
  * @module
  */
 import { ChunkError } from "../codec/chunk_error.ts";
+import { HEADER_LENGTH } from "../codec/header.ts";
 import type { UnChunker } from "../codec/unchunker.ts";
+import { RANGE_COST_BYTES } from "../codec/_engine.ts";
+import { createJsUnChunker } from "../codec/_js_engine.ts";
 import { AUTHENTICATED_MAX_MESSAGE_SIZE, MESSAGE_OVERHEAD } from "../protocol/defaults.ts";
 import {
   errorEnvelope,
@@ -19,17 +22,21 @@ import {
 import {
   EXCEPTION_RAISED,
   METHOD_NOT_FOUND,
+  PARSE_ERROR,
   RESULT_NOT_SERIALIZABLE,
   UNAUTHORIZED,
 } from "../protocol/error_codes.ts";
-import { createFrameUnChunker, FrameEncoder } from "../protocol/frames.ts";
+import { createFrameUnChunker, FrameEncoder, releaseCopiedFrame } from "../protocol/frames.ts";
 import { messageIdType, publishId } from "../protocol/ids.ts";
-import { createMessageCodec } from "../protocol/msgpack.ts";
+import { createMessageCodec, type MessageCodec } from "../protocol/msgpack.ts";
+import { envelopeIdOf } from "../protocol/msgpack_check.ts";
+import { unrefTimer } from "../util/runtime.ts";
 import { secretsEqual } from "../util/secret.ts";
 import { waitAtMost } from "../util/timers.ts";
+import { IncomingBudget, PeerLog } from "./_budgets.ts";
 import { pythonExceptionRepr, pythonTruthy, traceOf } from "./_python_repr.ts";
 import { TrameServerError } from "./errors.ts";
-import type { Logger } from "./log.ts";
+import type { Logger, LogLevel } from "./log.ts";
 import {
   sendStreamed,
   type StreamedSendLimits,
@@ -62,24 +69,36 @@ export const WSLINK_ERRORS: Readonly<{
 export const CLOSE_CODES: Readonly<{
   goingAway: 1001;
   protocolError: 1002;
+  unsupportedData: 1003;
   invalidPayload: 1007;
   policyViolation: 1008;
   messageTooBig: 1009;
+  tryAgainLater: 1013;
 }> = Object.freeze({
   /** The server is shutting down. */
   goingAway: 1001,
   /** A frame that is not wslink: bad chunk header, not msgpack, not an envelope. */
   protocolError: 1002,
+  /** A text frame before authentication (wslink frames are binary). */
+  unsupportedData: 1003,
   /** A message that does not decode, or an envelope without a method. */
   invalidPayload: 1007,
   /**
-   * A client over a limit of its own: too many frames waiting to be handled, or (set by the
-   * adapters) a send queue over budget or stalled, or a ping not answered.
+   * A client over a limit of its own: too many frames waiting to be handled, a second message
+   * before authentication, too many failed hellos, no hello in time, or (set by the adapters) a
+   * send queue over budget or stalled, or a ping not answered.
    */
   policyViolation: 1008,
   /** A frame over the size limit, or a message declaring more than allowed. */
   messageTooBig: 1009,
+  /** The incomplete messages of all clients together would exceed the server's budget. */
+  tryAgainLater: 1013,
 });
+
+/** Failed hellos a connection may make; the last one's reply is followed by a close (1008). */
+export const MAX_FAILED_HELLOS = 3;
+// Disjoint ranges the one incomplete message of a client not yet authenticated may have.
+const PRE_AUTH_RANGES = 32;
 
 /** One connected client, as handlers and events see it. */
 export interface ServerClient {
@@ -115,6 +134,12 @@ export interface CoreConfig {
   readonly sendStackTraces: boolean;
   /** The adapters' send budget per connection: streamed sends stay under half of it. */
   readonly sendBudget: number;
+  /** Milliseconds a connection has to complete the hello; 0: no limit. */
+  readonly helloTimeout: number;
+  /** Bytes all connections' incomplete incoming messages may hold together. */
+  readonly maxIncompleteBytes: number;
+  /** The deepest value an incoming message may hold. */
+  readonly maxMessageDepth: number;
   readonly log: Logger;
   readonly onConnect: (client: ServerClient) => void;
   readonly onDisconnect: (client: ServerClient, code: number, reason: string) => void;
@@ -146,9 +171,15 @@ export class WslinkCore {
   #publishQueue: QueuedPublish[] = [];
   #publishTimer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
+  /** What every connection's incomplete messages hold, against `maxIncompleteBytes`. */
+  readonly incoming: IncomingBudget;
+  /** Decodes every connection's messages (decoding keeps no state between messages). */
+  readonly decoder: MessageCodec;
 
   constructor(config: CoreConfig) {
     this.#config = config;
+    this.incoming = new IncomingBudget(config.maxIncompleteBytes);
+    this.decoder = createMessageCodec({ maxDepth: config.maxMessageDepth });
   }
 
   /** The largest frame accepted from a client: `maxMsgSize + 4096`, no limit for 0. */
@@ -281,7 +312,7 @@ export class WslinkCore {
     try {
       result = await handler(args, kwargs, connection);
     } catch (error) {
-      this.#config.log("error", `Exception raised in ${name}`, error);
+      connection.log("error", `Exception raised in ${name}`, error);
       if (connection.isClosed) return;
       this.#sendException(connection, id, name, error);
       return;
@@ -325,7 +356,7 @@ export class WslinkCore {
     try {
       frames = this.#frames(resultEnvelope(id, result));
     } catch (error) {
-      this.#config.log("error", `result of ${method} cannot be serialized`, error);
+      connection.log("error", `result of ${method} cannot be serialized`, error);
       this.sendError(connection, id, {
         code: RESULT_NOT_SERIALIZABLE,
         message: "Method result cannot be serialized",
@@ -376,12 +407,13 @@ export class WslinkCore {
           ? secretsEqual(token, this.#config.secret)
           : await this.#config.validateToken(token, connection.id);
       } catch (error) {
-        this.#config.log("error", "validateToken threw; authentication refused", error);
+        connection.log("error", "validateToken threw; authentication refused", error);
       }
     }
     if (connection.isClosed) return;
     if (!valid) {
       this.sendError(connection, id, { code: UNAUTHORIZED, message: "Authentication failed" });
+      connection.helloFailed();
       return;
     }
     await connection.authenticate();
@@ -435,12 +467,17 @@ export class Connection implements ServerClient {
   readonly #core: WslinkCore;
   readonly #socket: AdapterSocket;
   readonly #config: CoreConfig;
+  readonly #log: PeerLog;
   #authenticated = false;
   #isClosed = false;
   #resolveClosed!: () => void;
   #unchunker: Promise<UnChunker>;
   // The un-chunker once created, so that frames are handled without waiting a turn.
   #ready: UnChunker | undefined;
+  // What this connection's incomplete messages hold against the server's incoming budget.
+  #incomingCharge = 0;
+  #failedHellos = 0;
+  #helloTimer: ReturnType<typeof setTimeout> | undefined;
   // Set once this side starts closing: later frames are dropped unread.
   #closing = false;
   // Frames received and not handled yet (from #waitingHead on), their bytes, and whether the
@@ -463,8 +500,26 @@ export class Connection implements ServerClient {
     this.#socket = socket;
     this.remoteAddress = remoteAddress;
     this.#config = config;
+    this.#log = new PeerLog(config.log, `client ${this.id}`);
     this.closed = new Promise((resolve) => this.#resolveClosed = resolve);
-    this.#unchunker = makeUnChunker(config.preAuthMaxMessageSize);
+    // Before authentication: one message of at most the pre-authentication size, nothing else.
+    // The TypeScript engine is made at once, so no frame waits for it.
+    const preAuth = config.preAuthMaxMessageSize;
+    this.#ready = createJsUnChunker({
+      maxMessageSize: preAuth,
+      maxPendingBytes: preAuth + PRE_AUTH_RANGES * RANGE_COST_BYTES,
+      maxPendingMessages: 1,
+    }, undefined);
+    this.#unchunker = Promise.resolve(this.#ready);
+    if (config.helloTimeout > 0) {
+      this.#helloTimer = unrefTimer(setTimeout(() => {
+        this.violation(
+          CLOSE_CODES.policyViolation,
+          "No hello in time",
+          `no successful hello within ${config.helloTimeout} ms`,
+        );
+      }, config.helloTimeout));
+    }
   }
 
   get authenticated(): boolean {
@@ -507,15 +562,34 @@ export class Connection implements ServerClient {
     if (this.#isClosed) return false;
     this.#isClosed = true;
     for (const wake of this.#streamWaiters.splice(0)) wake();
+    clearTimeout(this.#helloTimer);
     this.#unchunker.then((unchunker) => unchunker.release(), () => {});
+    this.#chargeIncoming(0);
+    this.#log.close();
     this.#resolveClosed();
     return true;
   }
 
+  /** Writes a log line about this client, within its share of the log (see {@link PeerLog}). */
+  log(level: LogLevel, message: string, detail?: unknown): void {
+    this.#log.write(level, message, detail);
+  }
+
   /** Closes this connection because it broke the protocol. */
   violation(code: number, reason: string, detail?: unknown): void {
-    this.#config.log("warn", `closing client ${this.id}: ${reason}`, detail);
+    if (this.#isClosed || this.#closing) return;
+    this.log("warn", `closing client ${this.id}: ${reason}`, detail);
     this.close(code, reason);
+  }
+
+  /** Counts a refused hello; the {@link MAX_FAILED_HELLOS}th closes the connection (1008). */
+  helloFailed(): void {
+    if (this.#authenticated || ++this.#failedHellos < MAX_FAILED_HELLOS) return;
+    this.violation(
+      CLOSE_CODES.policyViolation,
+      "Too many failed hellos",
+      `${this.#failedHellos} hellos refused`,
+    );
   }
 
   /**
@@ -530,15 +604,20 @@ export class Connection implements ServerClient {
   /**
    * Takes one WebSocket message. Frames are handled one after the other, in order; those that
    * arrive while a message is being handled wait, within {@link MAX_WAITING_FRAMES} and
-   * {@link MAX_WAITING_FRAME_SIZES} frames of the largest size accepted.
+   * {@link MAX_WAITING_FRAME_SIZES} frames of the largest size accepted (before authentication:
+   * one frame of the pre-authentication size, since the hello is answered before a client sends
+   * anything else).
    */
   receive(data: Uint8Array | string): void {
     if (this.#isClosed || this.#closing) return;
     if (typeof data === "string") {
-      this.#config.log("error", `text frame from client ${this.id} ignored: wslink is binary`);
+      if (this.#authenticated) this.log("error", `text frame from client ${this.id} ignored`);
+      else this.violation(CLOSE_CODES.unsupportedData, "Text frames are not wslink");
       return;
     }
-    const limit = this.#core.maxFrameSize;
+    const limit = this.#authenticated
+      ? this.#core.maxFrameSize
+      : Math.min(this.#core.maxFrameSize, this.#config.preAuthMaxMessageSize + HEADER_LENGTH);
     if (data.byteLength > limit) {
       this.violation(
         CLOSE_CODES.messageTooBig,
@@ -548,7 +627,9 @@ export class Connection implements ServerClient {
       return;
     }
     const waiting = this.#waiting.length - this.#waitingHead;
-    const byteLimit = Math.max(MIN_WAITING_BYTES, MAX_WAITING_FRAME_SIZES * limit);
+    const byteLimit = this.#authenticated
+      ? Math.max(MIN_WAITING_BYTES, MAX_WAITING_FRAME_SIZES * limit)
+      : limit;
     if (waiting >= MAX_WAITING_FRAMES || this.#waitingBytes + data.byteLength > byteLimit) {
       this.violation(
         CLOSE_CODES.policyViolation,
@@ -561,19 +642,21 @@ export class Connection implements ServerClient {
     this.#waitingBytes += data.byteLength;
     if (this.#draining) return;
     this.#drain().catch((error) => {
-      this.#config.log("error", `unexpected failure on client ${this.id}`, error);
+      this.log("error", `unexpected failure on client ${this.id}`, error);
       this.close(1011, "Internal error");
     });
   }
 
-  /** Marks the client authenticated and lifts the pre-authentication size limit. */
+  /** Marks the client authenticated and lifts the pre-authentication limits. */
   async authenticate(): Promise<void> {
     if (this.#authenticated) return;
     this.#authenticated = true;
+    clearTimeout(this.#helloTimer);
     const previous = await this.#unchunker;
     previous.release();
+    this.#chargeIncoming(0);
     this.#ready = undefined;
-    this.#unchunker = makeUnChunker(AUTHENTICATED_MAX_MESSAGE_SIZE);
+    this.#unchunker = makeUnChunker(this.#core.incoming.limit);
     await this.#unchunker;
   }
 
@@ -613,23 +696,58 @@ export class Connection implements ServerClient {
       bytes = unchunker.push(frame);
     } catch (error) {
       if (!(error instanceof ChunkError)) throw error;
-      const tooBig = error.reason === "message-too-large" || error.reason === "pending-bytes";
+      this.#chargeIncoming(unchunker.pendingBytes);
+      const [code, reason] = CHUNK_REFUSALS[error.reason] ?? CHUNK_REFUSALS["invalid"];
+      this.violation(code, reason, error.message);
+      return INCOMPLETE;
+    }
+    releaseCopiedFrame(frame, bytes);
+    if (!this.#chargeIncoming(unchunker.pendingBytes)) {
+      unchunker.release();
+      this.#chargeIncoming(0);
       this.violation(
-        tooBig ? CLOSE_CODES.messageTooBig : CLOSE_CODES.protocolError,
-        tooBig ? "Message too big" : "Invalid chunk",
-        error.message,
+        CLOSE_CODES.tryAgainLater,
+        "Server busy: incomplete messages over budget",
+        `all clients' incomplete messages would hold more than ${this.#core.incoming.limit} bytes`,
       );
       return INCOMPLETE;
     }
     if (bytes === undefined) return INCOMPLETE;
     try {
-      return decoder.decode(bytes);
+      return this.#core.decoder.decode(bytes);
     } catch (error) {
-      this.violation(CLOSE_CODES.invalidPayload, "Invalid msgpack", error);
+      this.#refuseUndecodable(bytes, error);
       return INCOMPLETE;
     }
   }
+
+  // Sets what this connection's incomplete messages hold against the server's budget; false
+  // (nothing changed) when more does not fit.
+  #chargeIncoming(bytes: number): boolean {
+    if (!this.#core.incoming.recharge(this.#incomingCharge, bytes)) return false;
+    this.#incomingCharge = bytes;
+    return true;
+  }
+
+  // A message that does not decode: a -32700 reply to its id when the id can be read (the
+  // reference server sends nothing and drops the connection), then a close (1007).
+  #refuseUndecodable(bytes: Uint8Array, error: unknown): void {
+    const id = envelopeIdOf(bytes);
+    const problem = error instanceof Error ? error.message : String(error);
+    if (id !== undefined) {
+      this.#core.sendError(this, id, { code: PARSE_ERROR, message: "Parse error", data: problem });
+    }
+    this.violation(CLOSE_CODES.invalidPayload, "Invalid msgpack", problem);
+  }
 }
+
+// The close code and reason for each kind of frame the un-chunker refuses.
+const CHUNK_REFUSALS: Readonly<Record<string, readonly [number, string]>> = {
+  "message-too-large": [CLOSE_CODES.messageTooBig, "Message too big"],
+  "pending-bytes": [CLOSE_CODES.messageTooBig, "Message too big"],
+  "too-many-messages": [CLOSE_CODES.policyViolation, "Too many incomplete messages"],
+  invalid: [CLOSE_CODES.protocolError, "Invalid chunk"],
+};
 
 /** Frames that may wait while a message is being handled; one more closes the client (1008). */
 export const MAX_WAITING_FRAMES = 16_384;
@@ -640,13 +758,11 @@ const MIN_WAITING_BYTES = 64 * 1024 * 1024;
 const INCOMPLETE = Symbol("incomplete");
 const EMPTY = new Uint8Array(0);
 
-// Decoding keeps no state between messages, so one decoder serves every connection.
-const decoder = createMessageCodec();
-
-// One un-chunker per connection, with the engine that loads.
-function makeUnChunker(maxMessageSize: number): Promise<UnChunker> {
+// The un-chunker of an authenticated client: messages up to what the reference server accepts,
+// or the whole incoming budget when that is less (a message it could never hold is too big).
+function makeUnChunker(incomingLimit: number): Promise<UnChunker> {
   return createFrameUnChunker({
-    maxMessageSize,
-    maxPendingBytes: Math.max(2 ** 31, maxMessageSize),
+    maxMessageSize: Math.min(AUTHENTICATED_MAX_MESSAGE_SIZE, incomingLimit),
+    maxPendingBytes: incomingLimit,
   });
 }

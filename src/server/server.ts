@@ -6,6 +6,7 @@
 import {
   DEFAULT_MAX_MSG_SIZE,
   DEFAULT_SECRET,
+  MAX_MESSAGE_DEPTH,
   PRE_AUTH_MAX_MESSAGE_SIZE,
 } from "../protocol/defaults.ts";
 import { isMap } from "../protocol/envelope.ts";
@@ -76,6 +77,24 @@ export type ServeOptions<T extends Record<string, unknown> = Record<string, unkn
      * the client (1009). Default 512 (`WSLINK_AUTH_MSG_SIZE`).
      */
     preAuthMaxMessageSize: number;
+    /**
+     * Milliseconds a client has, from its socket opening, to complete the hello; one that has
+     * not is closed (1008 "No hello in time"). 0: no limit. Default 10,000.
+     */
+    helloTimeout: number;
+    /**
+     * Bytes the incomplete incoming messages of all clients may hold together (the sizes their
+     * first frames declare). A client whose frame would take more is closed (1013) and its
+     * incomplete messages freed; a message declaring more than this alone is too big (1009).
+     * What a client holds is freed when it closes. Default 2 GiB (2^31).
+     */
+    maxIncompleteBytes: number;
+    /**
+     * The deepest value an incoming message may hold, the message itself at depth 1; a deeper
+     * one is undecodable (error -32700 where its id can be read, then 1007). Default 512, the
+     * deepest msgpack-python packs; every @msgpack/msgpack client sends at most 100.
+     */
+    maxMessageDepth: number;
     /**
      * Seconds between WebSocket pings to each client (`WSLINK_HEART_BEAT`); a client that does
      * not answer a ping with its payload by the next one, or that reads none of what waits for it
@@ -223,6 +242,9 @@ export class TrameServer<T extends Record<string, unknown> = Record<string, unkn
       preAuthMaxMessageSize: config.preAuthMaxMessageSize,
       sendStackTraces: config.sendStackTraces,
       sendBudget: config.sendBudget,
+      helloTimeout: config.helloTimeout,
+      maxIncompleteBytes: config.maxIncompleteBytes,
+      maxMessageDepth: config.maxMessageDepth,
       log: config.log,
       onConnect: (client) => this.#emit("connect", client),
       onDisconnect: (client, code, reason) => this.#emit("disconnect", client, code, reason),
@@ -401,6 +423,9 @@ export async function serve<T extends Record<string, unknown> = Record<string, u
     validateToken: options.validateToken,
     maxMsgSize,
     preAuthMaxMessageSize: options.preAuthMaxMessageSize ?? PRE_AUTH_MAX_MESSAGE_SIZE,
+    helloTimeout: options.helloTimeout ?? 10_000,
+    maxIncompleteBytes: options.maxIncompleteBytes ?? 2 ** 31,
+    maxMessageDepth: options.maxMessageDepth ?? MAX_MESSAGE_DEPTH,
     heartbeat: options.heartbeat ?? 30,
     sendBudget: options.sendBudget ?? Math.max(4 * maxMsgSize, 16 * 1024 * 1024),
     sendStackTraces: options.sendStackTraces ?? true,
@@ -423,6 +448,9 @@ export async function serve<T extends Record<string, unknown> = Record<string, u
   integer("port", config.port, 0, 65535);
   integer("maxMsgSize", config.maxMsgSize, 0, 0xffff_ffff);
   integer("preAuthMaxMessageSize", config.preAuthMaxMessageSize, 1, 0xffff_ffff);
+  integer("helloTimeout", config.helloTimeout, 0, 2 ** 31 - 1);
+  integer("maxIncompleteBytes", config.maxIncompleteBytes, 1, Number.MAX_SAFE_INTEGER);
+  integer("maxMessageDepth", config.maxMessageDepth, 1, 1_000_000);
   integer("heartbeat", config.heartbeat, 0, 960);
   integer("sendBudget", config.sendBudget, 1, Number.MAX_SAFE_INTEGER);
   integer("maxStateKeysPerUpdate", config.maxStateKeysPerUpdate, 0, Number.MAX_SAFE_INTEGER);

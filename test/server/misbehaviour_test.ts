@@ -30,13 +30,12 @@ test("calls before hello and wrong secrets get the reference's errors; the socke
       id: "rpc:none:0",
       error: { code: -32000, message: "Unauthorized: Skip message processing" },
     });
-    for (const secret of ["wslink-secret", ""]) {
-      assert.deepStrictEqual(await client.hello(secret), {
-        wslink: "1.0",
-        id: "system:c0:0",
-        error: { code: -32000, message: "Authentication failed" },
-      });
-    }
+    // Two failed hellos (a third would close the socket: see pre_auth_test.ts).
+    assert.deepStrictEqual(await client.hello("wslink-secret"), {
+      wslink: "1.0",
+      id: "system:c0:0",
+      error: { code: -32000, message: "Authentication failed" },
+    });
     client.send({ wslink: "1.0", id: "system:c0:0", method: "wslink.hello", args: [], kwargs: {} });
     assert.equal(((await client.next()).message.error as { code: number }).code, -32000);
     client.send({ wslink: "1.0", id: "system:c0:1", method: "wslink.nope", args: [], kwargs: {} });
