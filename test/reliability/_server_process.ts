@@ -11,6 +11,8 @@ export interface ServerReport {
   readonly rss: number;
   /** The largest resident memory since the process started, in bytes. */
   readonly maxRss: number;
+  /** The largest resident memory sampled (every 20 ms) since the previous report, in bytes. */
+  readonly peakRss: number;
 }
 
 /** A running server process. */
