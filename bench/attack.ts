@@ -29,7 +29,14 @@ import {
   nestedArray32,
 } from "../test/reliability/_bombs.ts";
 import type { Runtime } from "./_e2e_shared.ts";
-import { option, root, runtimeCommand, table, writeResultsSection } from "./_runner.ts";
+import {
+  option,
+  root,
+  runJsonProcess,
+  runtimeCommand,
+  table,
+  writeResultsSection,
+} from "./_runner.ts";
 import type { AttackReport } from "./_attack_server.ts";
 import type { ProbeReport } from "./_attack_probe.ts";
 
@@ -459,7 +466,11 @@ await setup.received(2);
 await setup.close();
 await sleep(1_000);
 const before = await report();
-const probe = start([...runtimeCommand(serverRuntime, "_attack_probe.ts"), url, String(seconds)]);
+const probing = runJsonProcess<ProbeReport>(
+  [...runtimeCommand(serverRuntime, "_attack_probe.ts"), url, String(seconds)],
+  seconds * 1000 + 30_000,
+  "the well-behaved client",
+);
 console.error(`attacking the ${serverRuntime} server at ${url} for ${seconds} s…`);
 const started = performance.now();
 const only = option("only", "");
@@ -484,7 +495,7 @@ while (performance.now() - started < seconds * 1000) {
   );
 }
 running = false;
-const probed = await nextLine<ProbeReport>(probe, "the probe's report", 30_000);
+const probed = await probing;
 for (const socket of sockets) socket.destroy();
 await Promise.race([Promise.all(attacking), sleep(30_000)]);
 await sleep(5_000);
