@@ -58,7 +58,13 @@ let stallsOver100Ms = 0;
 let stallsOver500Ms = 0;
 let ticks = 0;
 let peakRss = 0;
-const sampleRss = () => (peakRss = Math.max(peakRss, process.memoryUsage().rss));
+const sampleRss = () => {
+  try {
+    peakRss = Math.max(peakRss, process.memoryUsage().rss);
+  } catch {
+    // Reading it takes a file descriptor (Node): out of them, a sample is skipped.
+  }
+};
 const monitor = setInterval(() => {
   const now = performance.now();
   const late = now - expected;
