@@ -105,45 +105,14 @@ export function checkMsgpackLengths(bytes: Uint8Array, maxDepth = MSGPACK_MAX_DE
     const type = bytes[start];
     // The value's header (type byte, length field, an ext's type), the content bytes after it,
     // and the elements (values) it holds.
-    let header = 1;
-    let content = 0;
-    let elements = 0;
-    if (type < 0x80 || type >= 0xe0) {
-      // a positive or negative fixint
-    } else if (type < 0x90) {
-      elements = 2 * (type - 0x80);
-    } else if (type < 0xa0) {
-      elements = type - 0x90;
-    } else if (type < 0xc0) {
-      content = type - 0xa0;
-    } else {
-      const layout = LAYOUTS[type - 0xc0];
-      if (layout === 0) throw new MsgpackCheckError("unknown-type", start, "0xc1 is not used");
-      header = (layout >>> 8) & 0xf;
-      content = layout & 0xff;
-      if (start + header > end) {
-        throw new MsgpackCheckError("truncated", start, `the input ends inside ${name(type)}`);
-      }
-      const lengthField = layout >>> 12;
-      if (lengthField !== 0) {
-        const count = readLength(bytes, start + 1, lengthField);
-        if (type >= 0xde) elements = 2 * count;
-        else if (type >= 0xdc) elements = count;
-        else content = count;
-      }
-    }
+    measureValue(bytes, start, end);
+    const { header, content, elements } = measured;
     const left = end - start - header;
     if (content + elements + owed > left) throw shortfall(bytes, start, left, owed);
     position = start + header + content;
     if (elements > 0) {
       // This value is at depth levels + 1, its elements one deeper.
-      if (levels + 2 > maxDepth) {
-        throw new MsgpackCheckError(
-          "too-deep",
-          start,
-          `${name(type)} at depth ${levels + 1} holds values deeper than the limit of ${maxDepth}`,
-        );
-      }
+      if (levels + 2 > maxDepth) throw tooDeep(type, start, levels + 1, maxDepth);
       owedByLevel[levels++] = elements;
       owed += elements;
       continue;
@@ -159,6 +128,55 @@ export function checkMsgpackLengths(bytes: Uint8Array, maxDepth = MSGPACK_MAX_DE
       `found ${amount(end - position, BYTES)} after the end of the value`,
     );
   }
+}
+
+// What measureValue found: reused, so the walk allocates nothing per value.
+const measured = { header: 1, content: 0, elements: 0 };
+
+/**
+ * Reads the header of the value at `start` into `measured`: the header's length (type byte,
+ * length field, an ext's type), the content bytes after it, and the elements (values) it holds.
+ */
+function measureValue(bytes: Uint8Array, start: number, end: number): void {
+  const type = bytes[start];
+  let header = 1;
+  let content = 0;
+  let elements = 0;
+  if (type < 0x80 || type >= 0xe0) {
+    // a positive or negative fixint
+  } else if (type < 0x90) {
+    elements = 2 * (type - 0x80);
+  } else if (type < 0xa0) {
+    elements = type - 0x90;
+  } else if (type < 0xc0) {
+    content = type - 0xa0;
+  } else {
+    const layout = LAYOUTS[type - 0xc0];
+    if (layout === 0) throw new MsgpackCheckError("unknown-type", start, "0xc1 is not used");
+    header = (layout >>> 8) & 0xf;
+    content = layout & 0xff;
+    if (start + header > end) {
+      throw new MsgpackCheckError("truncated", start, `the input ends inside ${name(type)}`);
+    }
+    const lengthField = layout >>> 12;
+    if (lengthField !== 0) {
+      const count = readLength(bytes, start + 1, lengthField);
+      if (type >= 0xde) elements = 2 * count;
+      else if (type >= 0xdc) elements = count;
+      else content = count;
+    }
+  }
+  measured.header = header;
+  measured.content = content;
+  measured.elements = elements;
+}
+
+function tooDeep(type: number, start: number, depth: number, maxDepth: number): MsgpackCheckError {
+  return new MsgpackCheckError(
+    "too-deep",
+    start,
+    `${name(type)} at depth ${depth} holds values deeper than the limit of ${maxDepth}`,
+  );
 }
 
 /**
