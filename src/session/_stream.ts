@@ -11,8 +11,14 @@ import { ChunkError, type ChunkErrorReason } from "../codec/chunk_error.ts";
 import { HEADER_LENGTH, readUint32LE } from "../codec/header.ts";
 import { RANGE_COST_BYTES } from "../codec/_engine.ts";
 import { MAX_STREAM_PREFIX, readStreamPrefix } from "../protocol/_bin_stream.ts";
-import type { ReplyOutcome } from "../protocol/envelope.ts";
-import { type BinaryStream, type BinaryStreamFeed, createBinaryStream } from "./binary_stream.ts";
+import { describeValue, type ReplyOutcome } from "../protocol/envelope.ts";
+import {
+  type BinaryStream,
+  type BinaryStreamFeed,
+  binaryStreamOf,
+  createBinaryStream,
+  isBinaryStream,
+} from "./binary_stream.ts";
 import { abortedError, clientError, WslinkError } from "./errors.ts";
 import type { SettleResult } from "./_pending.ts";
 
@@ -127,6 +133,32 @@ export class StreamRouter {
 
   constructor(options: StreamRouterOptions) {
     this.#options = options;
+  }
+
+  /**
+   * Runs one stream call: `send` issues the request and tells its id before it is sent. Resolves
+   * with the result's stream (or one made of a binary result that arrived whole).
+   */
+  call(
+    send: (onId: (id: string) => void) => Promise<unknown>,
+    signal: AbortSignal | undefined,
+    what: string,
+  ): Promise<BinaryStream> {
+    let id: string | undefined;
+    const expect = (requestId: string) => {
+      id = requestId;
+      this.expect(requestId, signal, what);
+    };
+    return send(expect).then(
+      (value) => {
+        this.settled(id!, false);
+        return binaryResult(value, what);
+      },
+      (error: unknown) => {
+        if (id !== undefined) this.settled(id, gaveUp(error));
+        throw error;
+      },
+    );
   }
 
   /** A stream call waits for the reply to `id`; `signal` may abort its stream later. */
@@ -475,4 +507,18 @@ function concat(parts: readonly Uint8Array[]): Uint8Array {
     offset += part.byteLength;
   }
   return whole;
+}
+
+// What a stream call resolves with: the stream, or one made of a binary result that arrived whole.
+function binaryResult(value: unknown, what: string): BinaryStream {
+  if (isBinaryStream(value)) return value;
+  if (value instanceof WslinkError) throw value;
+  if (value instanceof Uint8Array) return binaryStreamOf(value);
+  throw clientError("protocol", `${what} returned ${describeValue(value)}, not binary`, { value });
+}
+
+// Whether a call's rejection means it stopped waiting (its reply may still come).
+function gaveUp(error: unknown): boolean {
+  const kind = error instanceof WslinkError ? (error.data as { kind?: unknown })?.kind : undefined;
+  return kind === "timeout" || kind === "aborted";
 }

@@ -4,26 +4,18 @@
  * @module
  */
 import type { UnChunker } from "../codec/unchunker.ts";
-import {
-  describeValue,
-  isMap,
-  readReply,
-  requestEnvelope,
-  typeName,
-} from "../protocol/envelope.ts";
 import { createFrameUnChunker, FrameEncoder } from "../protocol/frames.ts";
-import { callId, HELLO_ID, isPublishId } from "../protocol/ids.ts";
+import { HELLO_ID } from "../protocol/ids.ts";
 import { checkHelloReply, encodeHello } from "./_hello.ts";
 import { Emitter } from "../util/emitter.ts";
 import { PendingCalls } from "./_pending.ts";
-import { MessageReader } from "./_reader.ts";
-import { StreamRouter } from "./_stream.ts";
-import { type BinaryStream, binaryStreamOf, isBinaryStream } from "./binary_stream.ts";
+import { createIncomingPath, type IncomingPath } from "./_dispatch.ts";
+import { CallIssuer } from "./_calls.ts";
+import type { BinaryStream } from "./binary_stream.ts";
 import { type OutgoingMessage, Sender } from "./_sender.ts";
 import { type OpenFailure, SocketLink } from "./_socket.ts";
 import { TopicRegistry } from "./_topics.ts";
 import {
-  checkCallArguments,
   checkCloseCode,
   checkUrl,
   incomingLimits,
@@ -31,7 +23,7 @@ import {
   resolveSessionOptions,
   smallestLimit,
 } from "./_resolve_options.ts";
-import { abortedError, clientError, closedError, openFailedError, WslinkError } from "./errors.ts";
+import { abortedError, closedError, openFailedError } from "./errors.ts";
 import { waitAtMost } from "../util/timers.ts";
 import type {
   SessionCloseEvent,
@@ -84,7 +76,6 @@ export class WslinkSession implements AsyncDisposable {
   readonly #link: SocketLink;
   readonly #options: ResolvedSessionOptions;
   readonly #encoder: FrameEncoder;
-  readonly #reader: MessageReader;
   readonly #events = new Emitter<SessionEventArgs>((type, error) => {
     // A throwing `error` listener is ignored: there is nowhere left to report it.
     if (type !== "error") this.#report("listener-threw", error);
@@ -96,14 +87,12 @@ export class WslinkSession implements AsyncDisposable {
     this.#events.emit("error", { kind: "subscriber-threw", error, message, topic })
   );
   readonly #sender: Sender;
-  readonly #streams: StreamRouter;
+  readonly #incoming: IncomingPath;
+  readonly #calls: CallIssuer;
   readonly #socketClosed: Promise<void>;
   #closeInfo: SessionCloseEvent | undefined;
   #clientId = "";
   #maxMsgSize = 0;
-  // Call counters start at 1: the hello is message 0 of the connection (as in the reference
-  // captures, whose first call after the hello is `rpc:{clientId}:1`).
-  #nextCallNumber = 1;
 
   /** Not for direct use: sessions come from {@link WslinkSession.connect}. */
   constructor(
@@ -117,25 +106,18 @@ export class WslinkSession implements AsyncDisposable {
     this.#url = url;
     this.#options = options;
     this.#encoder = encoder;
-    this.#reader = new MessageReader(
-      unchunker,
-      { useBigInt64: options.useBigInt64, maxDepth: options.maxMessageDepth },
-      (kind, error) => this.#report(kind, error),
-      (chunkId, outcome) => this.#streams.noteBuffered(chunkId, outcome),
-    );
-    this.#streams = new StreamRouter({
-      maxPendingBytes: options.maxPendingBytes,
-      maxPendingMessages: options.maxPendingMessages,
-      maxStreamSize: options.maxStreamSize,
-      buffered: () => this.#reader.pending,
-      readBuffered: (frame) => this.#readBuffered(frame, frame.buffer),
-      settle: (id, value) => this.#pending.settle(id, { kind: "result", result: value }),
+    this.#incoming = createIncomingPath(options, unchunker, {
+      pending: this.#pending,
+      topics: this.#topics,
+      closed: () => this.#closeInfo !== undefined,
+      handshaken: () => this.#clientId !== "",
+      report: (kind, error, message) => this.#report(kind, error, message),
       progress: (id, received, total) => this.#events.emit("progress", { id, received, total }),
     });
     let markSocketClosed!: () => void;
     this.#socketClosed = new Promise((resolve) => markSocketClosed = resolve);
     this.#link = new SocketLink(options.WebSocket, url, {
-      message: (data) => this.#receive(data),
+      message: (data) => this.#incoming.dispatcher.receive(data),
       close: (code, reason, failure) => {
         markSocketClosed();
         this.#abort(code, reason, false, failure);
@@ -146,6 +128,14 @@ export class WslinkSession implements AsyncDisposable {
       highWaterMark: options.sendHighWaterMark,
       frameLimit: options.maxFrameSize,
       onFailure: (error) => this.#abort(1006, `sending failed: ${String(error)}`, false),
+    });
+    this.#calls = new CallIssuer({
+      encoder,
+      pending: this.#pending,
+      sender: this.#sender,
+      callTimeout: options.callTimeout,
+      clientId: () => this.#clientId,
+      closeInfo: () => this.#closeInfo,
     });
   }
 
@@ -248,7 +238,7 @@ export class WslinkSession implements AsyncDisposable {
     kwargs: Readonly<Record<string, unknown>> = {},
     options: CallOptions = {},
   ): Promise<T> {
-    return this.#request(method, args, kwargs, options) as Promise<T>;
+    return this.#calls.request(method, args, kwargs, options) as Promise<T>;
   }
 
   /**
@@ -285,57 +275,11 @@ export class WslinkSession implements AsyncDisposable {
     kwargs: Readonly<Record<string, unknown>> = {},
     options: CallOptions = {},
   ): Promise<BinaryStream> {
-    let id: string | undefined;
-    const what = `the call of ${method}`;
-    const expect = (requestId: string) => {
-      id = requestId;
-      this.#streams.expect(requestId, options.signal, what);
-    };
-    return this.#request(method, args, kwargs, options, expect).then(
-      (value) => {
-        this.#streams.settled(id!, false);
-        return binaryResult(value, what);
-      },
-      (error: unknown) => {
-        if (id !== undefined) this.#streams.settled(id, gaveUp(error));
-        throw error;
-      },
+    return this.#incoming.streams.call(
+      (onId) => this.#calls.request(method, args, kwargs, options, onId),
+      options.signal,
+      `the call of ${method}`,
     );
-  }
-
-  // Sends a request; `onId` hears its id before it is sent.
-  #request(
-    method: string,
-    args: readonly unknown[],
-    kwargs: Readonly<Record<string, unknown>>,
-    options: CallOptions,
-    onId?: (id: string) => void,
-  ): Promise<unknown> {
-    if (this.#closeInfo !== undefined) {
-      return Promise.reject(closedError(this.#closeInfo.code, this.#closeInfo.reason));
-    }
-    const timeout = options.timeout ?? this.#options.callTimeout;
-    const signal = options.signal;
-    try {
-      checkCallArguments(method, args, kwargs, timeout);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    if (signal?.aborted) return Promise.reject(abortedError(signal, `the call of ${method}`));
-    const id = callId(this.#clientId, this.#nextCallNumber++);
-    let bytes: Uint8Array;
-    try {
-      bytes = this.#encoder.encode(requestEnvelope(id, method, args, kwargs));
-      if (bytes.byteLength >= 2 ** 32) throw new RangeError("a message is at most 2^32-1 bytes");
-    } catch (cause) {
-      return Promise.reject(
-        clientError("encode", `cannot encode the call of ${method}: ${String(cause)}`, { cause }),
-      );
-    }
-    onId?.(id);
-    const result = this.#pending.track(id, timeout, signal, `the call of ${method}`);
-    this.#pending.attach(id, this.#sender.send(bytes));
-    return result;
   }
 
   /**
@@ -432,73 +376,8 @@ export class WslinkSession implements AsyncDisposable {
     }
   }
 
-  #receive(data: unknown): void {
-    if (this.#closeInfo !== undefined) return;
-    const frame = this.#reader.frameOf(data);
-    if (frame === undefined || this.#streams.route(frame)) return;
-    this.#readBuffered(frame, data);
-  }
-
-  #readBuffered(frame: Uint8Array, data: unknown): void {
-    if (this.#closeInfo !== undefined) return;
-    const bytes = this.#reader.readFrame(frame, data);
-    // A progress listener may have closed the session.
-    if (bytes === undefined || this.#closeInfo !== undefined) return;
-    const decoded = this.#reader.decode(bytes);
-    if ("message" in decoded) this.#dispatch(decoded.message);
-    else this.#undecodable(decoded.problem, decoded.detail, decoded.id);
-  }
-
-  // A message that does not decode still settles the call it answers, when its id can be read
-  // (or before the handshake, when only the hello's reply may come): that call rejects with the
-  // `protocol` error. Otherwise the error is reported, and the call it answered, if any, waits.
-  #undecodable(
-    problem: string,
-    detail: Readonly<Record<string, unknown>>,
-    id: string | undefined,
-  ): void {
-    const answered = id ?? (this.#clientId === "" ? HELLO_ID : undefined);
-    if (answered !== undefined && !isPublishId(answered)) {
-      const settled = this.#pending.settle(answered, { kind: "malformed", problem, detail });
-      if (settled !== "unknown") return;
-    }
-    this.#refuse("undecodable", problem, undefined, detail);
-  }
-
-  #dispatch(message: unknown): void {
-    if (!isMap(message)) {
-      const problem = `a message must be a map, got ${typeName(message)}`;
-      return this.#refuse("not-a-map", problem, message);
-    }
-    const id = message.id;
-    if (id === undefined) return; // a notification: the protocol says to ignore it
-    if (typeof id !== "string") {
-      const problem = `a message id must be a string, got ${typeName(id)}`;
-      return this.#refuse("protocol-violation", problem, message);
-    }
-    if (isPublishId(id)) {
-      if (this.#topics.publish(id, message)) return;
-      return this.#refuse("protocol-violation", `a publish id without topic: "${id}"`, message);
-    }
-    const outcome = readReply(message);
-    const settled = this.#pending.settle(id, outcome);
-    if (settled !== "unknown") return; // a reply, or the late reply of a call that gave up
-    if (this.#streams.failStream(id, outcome)) return; // the server gave up midway
-    this.#refuse("unknown-id", `a reply to "${id}", which no call is waiting for`, message);
-  }
-
   #report(kind: SessionErrorKind, error: unknown, message?: unknown): void {
     this.#events.emit("error", message === undefined ? { kind, error } : { kind, error, message });
-  }
-
-  /** Reports something the protocol does not allow, which was dropped. */
-  #refuse(
-    kind: SessionErrorKind,
-    problem: string,
-    message?: unknown,
-    detail?: Readonly<Record<string, unknown>>,
-  ): void {
-    this.#report(kind, clientError("protocol", problem, detail), message);
   }
 
   /** Ends everything, once: calls, sends, timers, subscriptions, the socket. */
@@ -509,27 +388,13 @@ export class WslinkSession implements AsyncDisposable {
       ? closedError(code, reason)
       : openFailedError(code, failure);
     this.#pending.close(closed);
-    this.#streams.close(closed);
+    this.#incoming.streams.close(closed);
     this.#sender.close();
     this.#encoder.dispose();
     this.#topics.end();
-    this.#reader.release();
+    this.#incoming.reader.release();
     this.#link.close(local ? code : 1000, reason);
     this.#events.emit("close", { code, reason, local });
     this.#events.clear();
   }
-}
-
-// What a stream call resolves with: the stream, or one made of a binary result that arrived whole.
-function binaryResult(value: unknown, what: string): BinaryStream {
-  if (isBinaryStream(value)) return value;
-  if (value instanceof WslinkError) throw value;
-  if (value instanceof Uint8Array) return binaryStreamOf(value);
-  throw clientError("protocol", `${what} returned ${describeValue(value)}, not binary`, { value });
-}
-
-// Whether a call's rejection means it stopped waiting (its reply may still come).
-function gaveUp(error: unknown): boolean {
-  const kind = error instanceof WslinkError ? (error.data as { kind?: unknown })?.kind : undefined;
-  return kind === "timeout" || kind === "aborted";
 }
