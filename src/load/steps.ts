@@ -10,9 +10,9 @@ import { WslinkError } from "../session/errors.ts";
 import { LauncherError } from "../trame/launcher.ts";
 import { deepEqual } from "../trame/state.ts";
 import { describeFailure } from "../cli/failures.ts";
+import { CLIENT_ERROR, METHOD_NOT_FOUND, UNAUTHORIZED } from "../protocol/error_codes.ts";
+import { STATE_TOPIC, TRAME_METHODS } from "../trame/protocol.ts";
 import type { Condition, MetricName, Step, TemplateVars } from "./scenario.ts";
-
-const STATE_TOPIC = "trame.state.topic";
 
 type StepOf<K extends Step["kind"]> = Extract<Step, { readonly kind: K }>;
 
@@ -71,12 +71,12 @@ export function onAbort(signal: AbortSignal, callback: () => void): () => void {
 /** The reason part of an error's kind: `timeout`, `closed`, `server-error`, `busy`, … */
 export function reasonOf(error: unknown): string {
   if (error instanceof WslinkError) {
-    if (error.code === -32099) {
+    if (error.code === CLIENT_ERROR) {
       const kind = (error.data as { kind?: unknown } | undefined)?.kind;
       return typeof kind === "string" ? kind : "client";
     }
-    if (error.code === -32000) return "unauthorized";
-    if (error.code === -32601) return "unknown-method";
+    if (error.code === UNAUTHORIZED) return "unauthorized";
+    if (error.code === METHOD_NOT_FOUND) return "unknown-method";
     return "server-error";
   }
   if (error instanceof LauncherError) {
@@ -226,7 +226,7 @@ export class UserSteps {
     const keys = step.keys(vars) as string[];
     const expected = step.expect?.(vars) as Record<string, unknown> | undefined;
     const started = performance.now();
-    const reply = await this.#call("get", "trame.state.get", [], {}, step.timeout);
+    const reply = await this.#call("get", TRAME_METHODS.stateGet, [], {}, step.timeout);
     this.#options.record("get", performance.now() - started);
     const state = (reply as { state?: Record<string, unknown> } | null)?.state ?? {};
     checkState(state, keys, expected ?? {});
@@ -239,7 +239,7 @@ export class UserSteps {
     const kwargs = step.kwargs(vars) as Record<string, unknown>;
     const started = performance.now();
     const result = step.kind === "trigger"
-      ? await this.#call("trigger", "trame.trigger", [name, args, kwargs], {}, step.timeout)
+      ? await this.#call("trigger", TRAME_METHODS.trigger, [name, args, kwargs], {}, step.timeout)
       : await this.#call("call", name, args, kwargs, step.timeout);
     this.#options.record(step.kind, performance.now() - started);
     if (step.expect !== undefined) {
